@@ -1,0 +1,28 @@
+"""Dagster Definitions: landing files -> raw tables -> dbt (staging, marts, checks) -> Python marts.
+
+Open it in the UI with `dagster dev` (see README).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.assets.dbt import build_dbt_assets
+from orchestration.assets.loading import load_assets
+from orchestration.resources import build_resources, dbt_project_for
+from orchestration.schedules import nightly_job, nightly_schedule
+from orchestration.settings import Settings
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    project = dbt_project_for(settings)
+    return dg.Definitions(
+        assets=[*load_assets, build_dbt_assets(project)],
+        jobs=[nightly_job],
+        schedules=[nightly_schedule(settings.schedule_timezone)],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,67 @@
+"""Settings from the environment, with defaults that need no configuration.
+
+Every setting is an environment variable so the same code runs from `make run`, `dagster dev`,
+CI and a production scheduler. `profiles.yml` reads the same variables for dbt.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+SOURCES_YML = DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml"
+TARGETS = ("duckdb", "postgres")
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    target: str
+    duckdb_path: Path
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str
+    pg_database: str
+    schedule_timezone: str
+    clv_discount_rate_annual: float
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        target = os.environ.get("WAREHOUSE_TARGET", "duckdb")
+        if target not in TARGETS:
+            raise ValueError(f"WAREHOUSE_TARGET={target!r}: expected one of {', '.join(TARGETS)}")
+        return cls(
+            landing_dir=Path(os.environ.get("WAREHOUSE_LANDING_DIR", PROJECT_ROOT / "seeds")).resolve(),
+            target=target,
+            duckdb_path=Path(
+                os.environ.get("WAREHOUSE_DUCKDB_PATH", PROJECT_ROOT / ".warehouse" / "warehouse.duckdb")
+            ).resolve(),
+            pg_host=os.environ.get("WAREHOUSE_PG_HOST", "127.0.0.1"),
+            pg_port=int(os.environ.get("WAREHOUSE_PG_PORT", "5432")),
+            pg_user=os.environ.get("WAREHOUSE_PG_USER", "postgres"),
+            pg_password=os.environ.get("WAREHOUSE_PG_PASSWORD", ""),
+            pg_database=os.environ.get("WAREHOUSE_PG_DATABASE", "test"),
+            schedule_timezone=os.environ.get("WAREHOUSE_SCHEDULE_TIMEZONE", "UTC"),
+            clv_discount_rate_annual=float(os.environ.get("WAREHOUSE_CLV_DISCOUNT_RATE_ANNUAL", "0.10")),
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """The environment variables profiles.yml reads, resolved to absolute values."""
+        self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "WAREHOUSE_TARGET": self.target,
+            "WAREHOUSE_DUCKDB_PATH": str(self.duckdb_path),
+            "WAREHOUSE_DUCKDB_TEMP_DIR": str(self.duckdb_path.parent / "tmp"),
+            "WAREHOUSE_PG_HOST": self.pg_host,
+            "WAREHOUSE_PG_PORT": str(self.pg_port),
+            "WAREHOUSE_PG_USER": self.pg_user,
+            "WAREHOUSE_PG_PASSWORD": self.pg_password,
+            "WAREHOUSE_PG_DATABASE": self.pg_database,
+        }
+
+    def apply_to_environ(self) -> None:
+        os.environ.update(self.dbt_env())

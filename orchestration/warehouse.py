@@ -1,0 +1,182 @@
+"""A thin connection wrapper over DuckDB and PostgreSQL for the Python side (loader, Python assets).
+
+dbt talks to the warehouse through its own adapters; this wrapper only covers what Python needs:
+run SQL, read a DataFrame, bulk-insert a text table, transactions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from orchestration.settings import Settings
+
+
+class Warehouse:
+    """Base class; `connect(settings)` returns the engine's subclass."""
+
+    engine: str
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        raise NotImplementedError
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        raise NotImplementedError
+
+    def query_df(self, sql: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def insert_arrow(self, qualified_table: str, table: pa.Table) -> None:
+        raise NotImplementedError
+
+    def write_df(self, qualified_table: str, df: pd.DataFrame) -> None:
+        """Replace `qualified_table` with the contents of `df` (Python-computed marts)."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DuckDBWarehouse(Warehouse):
+    engine = "duckdb"
+
+    def __init__(self, path: str, read_only: bool = False) -> None:
+        import duckdb
+
+        self.con = duckdb.connect(path, read_only=read_only)
+        self.con.execute("set TimeZone = 'UTC'")
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.con.execute(sql.replace("%s", "?"), params or [])
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.con.execute(sql.replace("%s", "?"), params or []).fetchall()
+
+    def query_df(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def insert_arrow(self, qualified_table: str, table: pa.Table) -> None:
+        self.con.register("_incoming", table)
+        try:
+            cols = ", ".join(f'"{c}"' for c in table.column_names)
+            self.con.execute(f"insert into {qualified_table} ({cols}) select {cols} from _incoming")
+        finally:
+            self.con.unregister("_incoming")
+
+    def write_df(self, qualified_table: str, df: pd.DataFrame) -> None:
+        schema = qualified_table.split(".")[0]
+        self.con.execute(f"create schema if not exists {schema}")
+        self.con.register("_frame", df)
+        try:
+            self.con.execute(f"create or replace table {qualified_table} as select * from _frame")
+        finally:
+            self.con.unregister("_frame")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        self.con.execute("commit")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class PostgresWarehouse(Warehouse):
+    engine = "postgres"
+
+    def __init__(self, settings: Settings) -> None:
+        import psycopg2
+
+        self.con = psycopg2.connect(
+            host=settings.pg_host,
+            port=settings.pg_port,
+            user=settings.pg_user,
+            password=settings.pg_password or None,
+            dbname=settings.pg_database,
+            connect_timeout=10,
+        )
+        self.con.autocommit = True
+        self._in_tx = False
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        with self.con.cursor() as cur:
+            cur.execute(sql, params)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        with self.con.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def query_df(self, sql: str) -> pd.DataFrame:
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+            cols = [d[0] for d in cur.description]
+            return pd.DataFrame(cur.fetchall(), columns=cols)
+
+    def insert_arrow(self, qualified_table: str, table: pa.Table) -> None:
+        buf = io.BytesIO()
+        pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(include_header=False))
+        buf.seek(0)
+        cols = ", ".join(f'"{c}"' for c in table.column_names)
+        with self.con.cursor() as cur:
+            cur.copy_expert(f"copy {qualified_table} ({cols}) from stdin with (format csv)", buf)
+
+    def write_df(self, qualified_table: str, df: pd.DataFrame) -> None:
+        schema = qualified_table.split(".")[0]
+        pg_types = {"i": "bigint", "u": "bigint", "f": "double precision", "b": "boolean", "M": "timestamp"}
+        cols = ", ".join(f'"{c}" {pg_types.get(df[c].dtype.kind, "text")}' for c in df.columns)
+        with self.transaction():
+            self.execute(f"create schema if not exists {schema}")
+            self.execute(f"drop table if exists {qualified_table}")
+            self.execute(f"create table {qualified_table} ({cols})")
+            if len(df):
+                self.insert_arrow(qualified_table, pa.Table.from_pandas(df, preserve_index=False))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_tx:
+            yield
+            return
+        self.con.autocommit = False
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self.con.rollback()
+            raise
+        else:
+            self.con.commit()
+        finally:
+            self._in_tx = False
+            self.con.autocommit = True
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def connect(settings: Settings, read_only: bool = False) -> Warehouse:
+    if settings.target == "duckdb":
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        return DuckDBWarehouse(str(settings.duckdb_path), read_only=read_only)
+    return PostgresWarehouse(settings)

@@ -1,0 +1,35 @@
+"""Write small, hand-made landing folders for tests (any table, any rows, contract columns filled)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from orchestration.loading.contract import load_contracts
+
+CONTRACTS = load_contracts()
+
+
+def write_landing_file(landing: Path, table: str, file_name: str, rows: list[dict], loaded_at: str,
+                       columns: list[str] | None = None) -> Path:
+    """Write `rows` to <landing>/<source>/<table>/<file_name>; unspecified contract columns are blank.
+
+    `table` is "source.table"; every row gets `_loaded_at` (unless it sets its own) and `_is_deleted`.
+    """
+    contract = CONTRACTS[table]
+    cols = columns or list(contract.raw_columns)
+    path = landing / contract.source / contract.table / file_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            full = {"_loaded_at": loaded_at, "_is_deleted": "false", **row}
+            writer.writerow({c: full.get(c, "") for c in cols})
+    return path
+
+
+def empty_landing(landing: Path) -> None:
+    """Every table present with a header-only file, so every raw table exists."""
+    for key in CONTRACTS:
+        write_landing_file(landing, key, "0000-empty.csv", [], "2024-01-01T00:00:00+00:00")
