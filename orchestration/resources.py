@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -39,9 +41,20 @@ def dbt_project_for(settings: Settings) -> DbtProject:
     return project
 
 
+def dbt_executable() -> str:
+    """The dbt next to this interpreter (the project venv), even when the venv is not activated."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     project = dbt_project_for(settings)
     return {
         "warehouse": WarehouseResource(),
-        "dbt": DbtCliResource(project_dir=project, profiles_dir=str(PROJECT_ROOT), target=settings.target),
+        "dbt": DbtCliResource(
+            project_dir=project,
+            profiles_dir=str(PROJECT_ROOT),
+            target=settings.target,
+            dbt_executable=dbt_executable(),
+        ),
     }

@@ -1,6 +1,5 @@
 """dbt assets: every dbt model, with dbt tests surfacing as Dagster asset checks."""
 
-from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any

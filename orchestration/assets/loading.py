@@ -1,6 +1,5 @@
 """Loading assets: one asset per raw table, keyed like the dbt source it feeds ([source, table])."""
 
-from __future__ import annotations
 
 import dagster as dg
 
