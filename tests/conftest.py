@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -45,9 +46,9 @@ def base_settings(tmp_path: Path, landing: Path, target: str = "duckdb", pg_data
                    duckdb_path=tmp_path / "warehouse.duckdb", pg_database=pg_database)
 
 
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
     settings = Settings.from_env()
     require_postgres(settings)
     import psycopg2
@@ -64,6 +65,18 @@ def pg_database() -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f"drop database if exists {name} with (force)")
         admin.close()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    with fresh_pg_database() as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def pg_database_module() -> Iterator[str]:
+    with fresh_pg_database() as name:
+        yield name
 
 
 def run_dbt(settings: Settings, args: list[str], tmp_path: Path, check: bool = True) -> subprocess.CompletedProcess:
