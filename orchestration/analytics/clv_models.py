@@ -111,6 +111,8 @@ _LOG_LO: Final[float] = math.log(_PARAM_MIN)
 _LOG_HI: Final[float] = math.log(_PARAM_MAX)
 #: Minimum number of repeat buyers for a Gamma-Gamma fit (3 parameters).
 GAMMA_GAMMA_MIN_CUSTOMERS: Final[int] = 10
+#: sBG fits with alpha + beta above this are reported as the (non-converged) geometric limit.
+_SBG_HOMOGENEOUS: Final[float] = 1e4
 #: Above this many rows the prediction helpers evaluate on unique rows only.
 _COMPRESS_THRESHOLD: Final[int] = 20_000
 
@@ -155,6 +157,16 @@ def _check_non_negative(arr: FloatArray, name: str) -> None:
         raise ValueError(f"{name} must be non-negative, got {arr[arr < 0][0]!r}")
 
 
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """Inner product computed by numpy itself rather than BLAS.
+
+    ``a @ b`` on long vectors goes to OpenBLAS, which multi-threads above ~10k
+    elements; on a small machine whose cores are busy those threads contend and
+    a 20k-element product was measured ~100x slower.  ``einsum`` does not use BLAS here.
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
 def _out(arr: FloatArray, scalar: bool) -> FloatOrArray:
     return float(arr.reshape(-1)[0]) if scalar else arr
 
@@ -192,6 +204,58 @@ def _compress(columns: Sequence[FloatArray], weights: FloatArray | None) -> tupl
         out.append(u)
     w = np.bincount(inverse, weights=weights, minlength=m).astype(np.float64)
     return out, w, inverse
+
+
+def _hyp2f1(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLike) -> FloatArray:
+    """Gauss 2F1(a, b; c; z) for 0 <= z < 1: ``scipy.special.hyp2f1`` with a series fallback.
+
+    scipy's implementation returns ``inf``/``nan`` in some parameter regions
+    (e.g. integer c-a-b with large c, where the 1-z transformation overflows,
+    or z close to 1 with c-a-b < 0).  Those elements are recomputed by summing
+    the defining power series directly (:func:`_hyp2f1_series`).
+    """
+    arrs = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
+    aa, bb, cc, zz = (np.ascontiguousarray(v).reshape(-1) for v in arrs)
+    with np.errstate(all="ignore"):
+        val = np.asarray(special.hyp2f1(aa, bb, cc, zz), dtype=np.float64).copy()
+    bad = ~np.isfinite(val)
+    if np.any(bad):
+        val[bad] = _hyp2f1_series(aa[bad], bb[bad], cc[bad], zz[bad])
+    return val.reshape(arrs[0].shape)
+
+
+def _hyp2f1_series(
+    a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray, max_terms: int = 5_000_000
+) -> FloatArray:
+    """sum_k (a)_k (b)_k / ((c)_k k!) z^k, vectorised over elements and summed in blocks of k.
+
+    Stops for an element once the ratio of successive terms is below 1 and the
+    latest term is below 1e-17 of the running sum (the geometric tail is then
+    < 1e-17 / (1 - z) relative).  Elements that do not converge within
+    ``max_terms`` terms are NaN.
+    """
+    n = len(a)
+    total = np.ones(n, dtype=np.float64)
+    last = np.ones(n, dtype=np.float64)
+    active = np.arange(n)
+    k0 = 0
+    with np.errstate(all="ignore"):
+        while active.size and k0 < max_terms:
+            block = int(min(65_536, max(256, 4_000_000 // active.size)))
+            k = k0 + np.arange(block, dtype=np.float64)
+            ratio = (
+                (a[active, None] + k) * (b[active, None] + k) / ((c[active, None] + k) * (k + 1.0)) * z[active, None]
+            )
+            terms = last[active, None] * np.cumprod(ratio, axis=1)
+            total[active] += terms.sum(axis=1)
+            last[active] = terms[:, -1]
+            k0 += block
+            finished = (np.abs(terms[:, -1]) <= 1e-17 * np.abs(total[active])) & (np.abs(ratio[:, -1]) < 1.0)
+            finished |= ~np.isfinite(total[active])
+            active = active[~finished]
+    total[active] = np.nan
+    total[~np.isfinite(total)] = np.nan
+    return total
 
 
 @dataclass(frozen=True)
@@ -239,7 +303,7 @@ def _maximise(
     converged = bool(best.success) or small_grad
     message = str(best.message)
     if not best.success and small_grad:
-        message += " (gradient below 1e-5: accepted as converged)"
+        message += " (stopped with gradient below 1e-5)"
     on_bound = [name for name, ok in zip(names, free) if not ok]
     if on_bound:
         converged = False
@@ -404,7 +468,7 @@ def _sbg_ll_grad(alpha: float, beta: float, stats: _SBGStats) -> tuple[float, fl
     b0 = special.betaln(alpha, beta)
     log_p = special.betaln(alpha + 1.0, beta + t - 1.0) - b0
     log_s = special.betaln(alpha, beta + t) - b0
-    ll = float(d @ log_p + c @ log_s)
+    ll = _dot(d, log_p) + _dot(c, log_s)
     psi_ab = special.digamma(alpha + beta)
     d0_a = special.digamma(alpha) - psi_ab
     d0_b = special.digamma(beta) - psi_ab
@@ -413,7 +477,7 @@ def _sbg_ll_grad(alpha: float, beta: float, stats: _SBGStats) -> tuple[float, fl
     dlp_b = special.digamma(beta + t - 1.0) - psi_abt - d0_b
     dls_a = special.digamma(alpha) - psi_abt - d0_a
     dls_b = special.digamma(beta + t) - psi_abt - d0_b
-    return ll, float(d @ dlp_a + c @ dls_a), float(d @ dlp_b + c @ dls_b)
+    return ll, _dot(d, dlp_a) + _dot(c, dls_a), _dot(d, dlp_b) + _dot(c, dls_b)
 
 
 def _fit_sbg_stats(stats: _SBGStats, initial_params: tuple[float, float] | None) -> SBGFit:
@@ -435,14 +499,22 @@ def _fit_sbg_stats(stats: _SBGStats, initial_params: tuple[float, float] | None)
     res = _maximise(objective, start, ("alpha", "beta"))
     alpha, beta = (float(v) for v in res.params)
     ll, _, _ = _sbg_ll_grad(alpha, beta, stats)
+    converged, message = res.converged, res.message
+    if converged and alpha + beta > _SBG_HOMOGENEOUS:
+        converged = False
+        message += (
+            f"; alpha+beta = {alpha + beta:.3g} is drifting to infinity: the data show no churn "
+            "heterogeneity (retention does not rise with tenure), so the MLE is the geometric limit "
+            f"with constant churn probability {alpha / (alpha + beta):.4g}"
+        )
     return SBGFit(
         alpha=alpha,
         beta=beta,
         log_likelihood=ll,
         n_customers=int(round(n)),
         n_cohorts=stats.n_cohorts,
-        converged=res.converged,
-        message=res.message,
+        converged=converged,
+        message=message,
     )
 
 
@@ -526,7 +598,11 @@ def fit_sbg_cohorts(
     initial_params:
         Optional starting ``(alpha, beta)``.
     """
-    if isinstance(data, pd.DataFrame) and {cohort_col, period_col, alive_col} <= set(data.columns):
+    long_cols = [cohort_col, period_col, alive_col]
+    if isinstance(data, pd.DataFrame) and any(c in data.columns for c in long_cols):
+        missing = [c for c in long_cols if c not in data.columns]
+        if missing:
+            raise ValueError(f"long-format cohort data is missing column(s) {missing}")
         codes, period, alive, labels = _long_cohorts(data, cohort_sizes, cohort_col, period_col, alive_col)
     else:
         codes, period, alive, labels = _wide_cohorts(data, cohort_sizes)
@@ -572,6 +648,18 @@ def _wide_cohorts(
     cohort_sizes: Mapping[Any, float] | pd.Series | npt.ArrayLike | None,
 ) -> tuple[IntArray, IntArray, FloatArray, list[Any]]:
     labels_index = data.index if isinstance(data, pd.DataFrame) else None
+    if isinstance(data, pd.DataFrame):
+        first_period = 0 if cohort_sizes is None else 1
+        expected = list(range(first_period, first_period + data.shape[1]))
+        try:
+            ok = [int(c) for c in data.columns] == expected and all(float(c) == int(c) for c in data.columns)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                "a DataFrame of cohorts must either be long (columns cohort/period/alive, or the names "
+                f"passed as cohort_col/period_col/alive_col) or wide with period columns {expected[:3]}..."
+            )
     try:
         mat = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -657,9 +745,18 @@ def sbg_discounted_expected_residual_lifetime(
     if not (math.isfinite(discount_rate) and discount_rate > 0):
         raise ValueError(f"discount_rate must be > 0 for the infinite-horizon DERL, got {discount_rate!r}")
     nn = _renewals(n)
-    ratio = (beta + nn) / (alpha + beta + nn)  # = B(alpha, beta+n+1) / B(alpha, beta+n)
-    hyp = special.hyp2f1(1.0, beta + nn + 1.0, alpha + beta + nn + 1.0, 1.0 / (1.0 + discount_rate))
-    return _out(np.asarray(ratio * hyp, dtype=np.float64), nn.ndim == 0)
+    uniq, inverse = np.unique(nn.reshape(-1), return_inverse=True)
+    ratio = (beta + uniq) / (alpha + beta + uniq)  # = B(alpha, beta+n+1) / B(alpha, beta+n)
+    z = np.full_like(uniq, 1.0 / (1.0 + discount_rate))
+    ones = np.ones_like(uniq)
+    if discount_rate < 0.01:
+        # z = 1/(1+d) close to 1: scipy's hyp2f1 loses digits when alpha is large (measured
+        # ~1e-8..1e-5 relative for alpha > 3, d < 0.002); the series needs only ~40/d terms.
+        hyp = _hyp2f1_series(ones, beta + uniq + 1.0, alpha + beta + uniq + 1.0, z)
+    else:
+        hyp = _hyp2f1(ones, beta + uniq + 1.0, alpha + beta + uniq + 1.0, z)
+    vals = (ratio * hyp)[inverse.reshape(-1)].reshape(nn.shape)
+    return _out(np.asarray(vals, dtype=np.float64), nn.ndim == 0)
 
 
 def sbg_expected_discounted_periods(
@@ -685,7 +782,7 @@ def sbg_expected_discounted_periods(
     k = np.arange(1, int(horizon) + 1, dtype=np.float64)
     log_cond = special.betaln(alpha, beta + uniq[:, None] + k[None, :]) - special.betaln(alpha, beta + uniq[:, None])
     disc = np.power(1.0 + discount_rate, -k)
-    vals = np.exp(log_cond) @ disc
+    vals = np.einsum("ij,j->i", np.exp(log_cond), disc)
     out = np.asarray(vals[inverse.reshape(-1)].reshape(nn.shape), dtype=np.float64)
     return _out(out, nn.ndim == 0)
 
@@ -834,7 +931,7 @@ def _bgnbd_ll_grad(params: FloatArray, data: _BGNBDData, want_grad: bool = True)
     ln_a3 = -rx * log_aT
     ln_a4 = np.where(data.pos, math.log(a) - np.log(b + data.b_off) - rx * log_atx, -np.inf)
     lse = np.logaddexp(ln_a3, ln_a4)
-    ll = float(data.wx @ ln_a12 + data.w @ lse)
+    ll = _dot(data.wx, ln_a12) + _dot(data.w, lse)
     if not want_grad:
         return ll, np.zeros(4)
     w3 = np.exp(ln_a3 - lse)
@@ -843,14 +940,14 @@ def _bgnbd_ll_grad(params: FloatArray, data: _BGNBDData, want_grad: bool = True)
     inv_atx = (1.0 / (alpha + data.utx))[data.itx]
     w = data.w
     psi_abx = special.digamma(a + b + ux)
-    g_r = data.wx @ (special.digamma(r + ux) - special.digamma(r) + math.log(alpha)) - w @ (
-        w3 * log_aT + w4 * log_atx
+    g_r = _dot(data.wx, special.digamma(r + ux) - special.digamma(r) + math.log(alpha)) - _dot(
+        w, w3 * log_aT + w4 * log_atx
     )
-    g_alpha = data.total_w * r / alpha - w @ (rx * (w3 * inv_aT + w4 * inv_atx))
-    g_a = data.wx @ (special.digamma(a + b) - psi_abx) + (w @ w4) / a
-    g_b = data.wx @ (
-        special.digamma(b + ux) + special.digamma(a + b) - special.digamma(b) - psi_abx
-    ) - w @ (w4 / (b + data.b_off))
+    g_alpha = data.total_w * r / alpha - _dot(w, rx * (w3 * inv_aT + w4 * inv_atx))
+    g_a = _dot(data.wx, special.digamma(a + b) - psi_abx) + _dot(w, w4) / a
+    g_b = _dot(
+        data.wx, special.digamma(b + ux) + special.digamma(a + b) - special.digamma(b) - psi_abx
+    ) - _dot(w, w4 / (b + data.b_off))
     return ll, np.array([g_r, g_alpha, g_a, g_b], dtype=np.float64)
 
 
@@ -974,22 +1071,15 @@ def _bgnbd_growth(r: float, alpha: float, a: float, b: float, t: FloatArray, x: 
 
     The bracket is evaluated with Euler's transformation
     ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; c; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; c; z),
-    c = a+b+x-1, z = t/(alpha+T+t), which keeps the hypergeometric series
-    well-behaved for large x; the direct form is the fallback.
+    c = a+b+x-1, z = t/(alpha+T+t): its first two parameters do not grow with
+    x, where scipy's hyp2f1 of the direct form overflows for large x.
     """
     if abs(a - 1.0) < 1e-7:  # removable singularity at a = 1: average both sides
         h = 1e-6
         return 0.5 * (_bgnbd_growth(r, alpha, 1.0 - h, b, t, x, tt) + _bgnbd_growth(r, alpha, 1.0 + h, b, t, x, tt))
     z = t / (alpha + tt + t)
     c = a + b + x - 1.0
-    with np.errstate(all="ignore"):
-        prod = np.exp((a - 1.0) * np.log1p(-z)) * special.hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-        bad = ~np.isfinite(prod)
-        if np.any(bad):
-            direct = np.exp((r + x) * (np.log(alpha + tt) - np.log(alpha + tt + t))) * special.hyp2f1(
-                r + x, b + x, c, z
-            )
-            prod = np.where(bad, direct, prod)
+    prod = np.exp((a - 1.0) * np.log1p(-z)) * _hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
     return np.asarray((a + b + x - 1.0) / (a - 1.0) * (1.0 - prod), dtype=np.float64)
 
 
@@ -1118,7 +1208,7 @@ def _gg_prepare(x: FloatArray, m: FloatArray, w: FloatArray) -> _GGData:
     lnm = np.log(m)
     return _GGData(
         m=m, xm=x * m, w=w, wx_rows=w * x, ux=ux, wx=wx,
-        s_xlnm=float((w * x) @ lnm), s_lnm=float(w @ lnm), total_w=float(w.sum()),
+        s_xlnm=_dot(w * x, lnm), s_lnm=_dot(w, lnm), total_w=float(w.sum()),
     )
 
 
@@ -1131,10 +1221,10 @@ def _gg_ll_grad(params: FloatArray, d: _GGData, want_grad: bool = True) -> tuple
     ux = d.ux
     pux = p * ux
     log_gxm = np.log(g + d.xm)
-    s_wl = float(d.w @ log_gxm)
-    s_wxl = float(d.wx_rows @ log_gxm)
+    s_wl = _dot(d.w, log_gxm)
+    s_wxl = _dot(d.wx_rows, log_gxm)
     ll = float(
-        d.wx @ (special.gammaln(pux + q) - special.gammaln(pux) + pux * np.log(ux))
+        _dot(d.wx, special.gammaln(pux + q) - special.gammaln(pux) + pux * np.log(ux))
         - d.total_w * special.gammaln(q)
         + d.total_w * q * math.log(g)
         + p * d.s_xlnm
@@ -1145,10 +1235,10 @@ def _gg_ll_grad(params: FloatArray, d: _GGData, want_grad: bool = True) -> tuple
     if not want_grad:
         return ll, np.zeros(3)
     psi_pxq = special.digamma(pux + q)
-    g_p = d.wx @ (ux * (psi_pxq - special.digamma(pux) + np.log(ux))) + d.s_xlnm - s_wxl
-    g_q = d.wx @ psi_pxq - d.total_w * special.digamma(q) + d.total_w * math.log(g) - s_wl
+    g_p = _dot(d.wx, ux * (psi_pxq - special.digamma(pux) + np.log(ux))) + d.s_xlnm - s_wxl
+    g_q = _dot(d.wx, psi_pxq) - d.total_w * special.digamma(q) + d.total_w * math.log(g) - s_wl
     inv = 1.0 / (g + d.xm)
-    g_g = d.total_w * q / g - p * float(d.wx_rows @ inv) - q * float(d.w @ inv)
+    g_g = d.total_w * q / g - p * _dot(d.wx_rows, inv) - q * _dot(d.w, inv)
     return ll, np.array([g_p, g_q, g_g], dtype=np.float64)
 
 
@@ -1202,7 +1292,7 @@ def fit_gamma_gamma(
         raise ValueError(
             f"too few repeat buyers for the Gamma-Gamma model: {n:g} (need at least {GAMMA_GAMMA_MIN_CUSTOMERS})"
         )
-    scale = n / float(w @ m)  # spend in units of its mean (conditioning)
+    scale = n / _dot(w, m)  # spend in units of its mean (conditioning)
     scaled = _gg_prepare(x, m * scale, w)
 
     def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
@@ -1294,7 +1384,7 @@ def rfm_summary(
     df = transactions[needed]
     if df[customer_col].isna().any() or df[datetime_col].isna().any():
         raise ValueError(f"{customer_col!r} and {datetime_col!r} must not contain missing values")
-    stamps = pd.DatetimeIndex(pd.to_datetime(df[datetime_col]))
+    stamps = pd.DatetimeIndex(_to_datetime(df[datetime_col]))
     if stamps.tz is not None:
         stamps = stamps.tz_localize(None)
     ordinals = np.asarray(stamps.to_period(freq).asi8, dtype=np.int64)
@@ -1343,6 +1433,16 @@ def rfm_summary(
         result["monetary_value"] = mean_repeat.reindex(result.index).fillna(0.0).astype(np.float64)
     result.index.name = customer_col
     return result[out_cols]
+
+
+def _to_datetime(values: pd.Series) -> pd.Series:
+    """Datetimes as-is; strings parsed as ISO 8601 (mixed precision allowed), else inferred."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    try:
+        return pd.to_datetime(values, format="ISO8601")
+    except (ValueError, TypeError):
+        return pd.to_datetime(values, format="mixed")
 
 
 def _rfm_columns(rfm: pd.DataFrame, cols: Sequence[str]) -> list[FloatArray]:
@@ -1428,7 +1528,7 @@ def bgnbd_gg_clv(
             np.broadcast_to(Ts, (len(txs), horizon + 1)),
         )
         alive = _bgnbd_p_alive(r, alpha, a, b, ux[sl], txs, uT[sl])
-        dep[sl] = (np.diff(growth, axis=1) @ disc) * alive
+        dep[sl] = np.einsum("ij,j->i", np.diff(growth, axis=1), disc) * alive
     discounted = dep[inverse]
     clv = margin * value * discounted
     if return_components:

@@ -257,6 +257,8 @@ def test_sbg_cohort_input_formats_agree() -> None:
     fit_long = fit_sbg_cohorts(long)
     wide = long.pivot(index="cohort", columns="period", values="alive").to_numpy(dtype=float)
     fit_wide = fit_sbg_cohorts(wide)
+    fit_wide_df = fit_sbg_cohorts(long.pivot(index="cohort", columns="period", values="alive"))
+    assert fit_wide_df.log_likelihood == pytest.approx(fit_wide.log_likelihood, rel=1e-12)
     fit_sizes = fit_sbg_cohorts(wide[:, 1:], cohort_sizes=wide[:, 0])
     sizes = long[long["period"] == 0].set_index("cohort")["alive"]
     fit_mapping = fit_sbg_cohorts(long[long["period"] > 0], cohort_sizes=sizes.to_dict())
@@ -330,6 +332,11 @@ def test_sbg_cohort_degenerate_input_raises() -> None:
         fit_sbg_cohorts(good, cohort_sizes={1: 99})
     with pytest.raises(ValueError, match="2-D"):
         fit_sbg_cohorts(np.array([100, 60, 40.0]))
+    # a long table with unexpected column names must not be mistaken for a wide matrix
+    with pytest.raises(ValueError, match="missing column"):
+        fit_sbg_cohorts(good.rename(columns={"cohort": "acq_month"}))
+    with pytest.raises(ValueError, match="wide with period columns"):
+        fit_sbg_cohorts(good.rename(columns={"cohort": "a", "period": "m", "alive": "n"}))
 
 
 # --------------------------------------------------------------------------- #
