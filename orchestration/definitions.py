@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.assets.analytics import build_analytics_assets
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.loading import load_assets
 from orchestration.resources import build_resources, dbt_project_for
@@ -17,8 +18,11 @@ from orchestration.settings import Settings
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     project = dbt_project_for(settings)
+    dbt_models = build_dbt_assets(project)
+    analytics_assets, analytics_checks = build_analytics_assets(dbt_models)
     return dg.Definitions(
-        assets=[*load_assets, build_dbt_assets(project)],
+        assets=[*load_assets, dbt_models, *analytics_assets],
+        asset_checks=analytics_checks,
         jobs=[nightly_job],
         schedules=[nightly_schedule(settings.schedule_timezone)],
         resources=build_resources(settings),

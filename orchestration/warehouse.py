@@ -35,9 +35,33 @@ class Warehouse:
     def insert_arrow(self, qualified_table: str, table: pa.Table) -> None:
         raise NotImplementedError
 
-    def write_df(self, qualified_table: str, df: pd.DataFrame) -> None:
-        """Replace `qualified_table` with the contents of `df` (Python-computed marts)."""
-        raise NotImplementedError
+    def write_df(self, qualified_table: str, df: pd.DataFrame, column_types: dict[str, str]) -> None:
+        """Replace `qualified_table` with `df`, columns typed as given (Python-computed marts).
+
+        Create and fill happen in one transaction, so readers see the old or the new table, never half.
+        """
+        schema = qualified_table.split(".")[0]
+        cols = ", ".join(f'"{c}" {t}' for c, t in column_types.items())
+        frame = df.loc[:, list(column_types)]
+        with self.transaction():
+            self.execute(f"create schema if not exists {schema}")
+            self.execute(f"drop table if exists {qualified_table}")
+            self.execute(f"create table {qualified_table} ({cols})")
+            if len(frame):
+                self.insert_arrow(qualified_table, pa.Table.from_pandas(frame, preserve_index=False))
+
+    def append_df(self, qualified_table: str, df: pd.DataFrame, column_types: dict[str, str],
+                  replace_where: str) -> None:
+        """Append `df` to a history table, first deleting the rows `replace_where` selects (re-runs)."""
+        schema = qualified_table.split(".")[0]
+        cols = ", ".join(f'"{c}" {t}' for c, t in column_types.items())
+        frame = df.loc[:, list(column_types)]
+        with self.transaction():
+            self.execute(f"create schema if not exists {schema}")
+            self.execute(f"create table if not exists {qualified_table} ({cols})")
+            self.execute(f"delete from {qualified_table} where {replace_where}")
+            if len(frame):
+                self.insert_arrow(qualified_table, pa.Table.from_pandas(frame, preserve_index=False))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -78,15 +102,6 @@ class DuckDBWarehouse(Warehouse):
             self.con.execute(f"insert into {qualified_table} ({cols}) select {cols} from _incoming")
         finally:
             self.con.unregister("_incoming")
-
-    def write_df(self, qualified_table: str, df: pd.DataFrame) -> None:
-        schema = qualified_table.split(".")[0]
-        self.con.execute(f"create schema if not exists {schema}")
-        self.con.register("_frame", df)
-        try:
-            self.con.execute(f"create or replace table {qualified_table} as select * from _frame")
-        finally:
-            self.con.unregister("_frame")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -141,17 +156,6 @@ class PostgresWarehouse(Warehouse):
         cols = ", ".join(f'"{c}"' for c in table.column_names)
         with self.con.cursor() as cur:
             cur.copy_expert(f"copy {qualified_table} ({cols}) from stdin with (format csv)", buf)
-
-    def write_df(self, qualified_table: str, df: pd.DataFrame) -> None:
-        schema = qualified_table.split(".")[0]
-        pg_types = {"i": "bigint", "u": "bigint", "f": "double precision", "b": "boolean", "M": "timestamp"}
-        cols = ", ".join(f'"{c}" {pg_types.get(df[c].dtype.kind, "text")}' for c in df.columns)
-        with self.transaction():
-            self.execute(f"create schema if not exists {schema}")
-            self.execute(f"drop table if exists {qualified_table}")
-            self.execute(f"create table {qualified_table} ({cols})")
-            if len(df):
-                self.insert_arrow(qualified_table, pa.Table.from_pandas(df, preserve_index=False))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

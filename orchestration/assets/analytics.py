@@ -1,0 +1,144 @@
+"""Python analytics assets: cohort retention and customer lifetime value, written to schema marts.
+
+The maths is in orchestration/analytics (pure functions); this module only reads the marts,
+calls it, writes the results back and checks them.
+"""
+
+import dagster as dg
+import pandas as pd
+from dagster_dbt import get_asset_key_for_model
+
+from orchestration.analytics.clv import ClvInputs, compute_customer_clv
+from orchestration.analytics.retention import cohort_retention
+from orchestration.resources import WarehouseResource
+from orchestration.settings import Settings
+
+COHORT_RETENTION_TYPES = {
+    "cohort_month": "date", "months_since_acquisition": "integer", "cohort_size": "integer",
+    "active_customers": "integer", "logo_retention_rate": "double precision",
+    "cohort_mrr_usd": "decimal(18, 2)", "revenue_retention_rate": "double precision",
+}
+CUSTOMER_CLV_TYPES = {
+    "customer_id": "varchar", "clv_historical_usd": "decimal(18, 2)", "clv_formula_usd": "decimal(18, 2)",
+    "expected_lifetime_months": "double precision", "clv_predicted_12m_usd": "decimal(18, 2)",
+    "clv_predicted_24m_usd": "decimal(18, 2)", "clv_predicted_36m_usd": "decimal(18, 2)",
+    "survival_probability_12m": "double precision", "p_alive": "double precision", "model": "varchar",
+    "fitted_at": "timestamp",
+}
+CLV_MODEL_FITS_TYPES = {
+    "fitted_at": "timestamp", "model": "varchar", "segment": "varchar", "n_customers": "integer",
+    "log_likelihood": "double precision", "converged": "boolean", "message": "varchar",
+    "alpha": "double precision", "beta": "double precision", "r": "double precision", "a": "double precision",
+    "b": "double precision", "p": "double precision", "q": "double precision", "gamma": "double precision",
+}
+ANALYTICS_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]:
+    """(assets, asset checks) downstream of the dbt marts."""
+    def dbt_key(model: str) -> dg.AssetKey:
+        return get_asset_key_for_model([dbt_assets], model)
+
+    as_of_key = dbt_key("int_as_of")
+
+    @dg.asset(
+        key=dg.AssetKey(["marts", "cohort_retention"]),
+        deps=[dbt_key("fct_mrr"), as_of_key],
+        group_name="analytics",
+        kinds={"python"},
+        retry_policy=ANALYTICS_RETRY,
+        description="Logo and revenue retention by MRR cohort and months since acquisition (kpis.md).",
+    )
+    def cohort_retention_asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.connect() as wh:
+            latest = pd.Timestamp(wh.fetchall("select latest_complete_month from intermediate.int_as_of")[0][0])
+            mrr = wh.query_df("select customer_id, month, mrr_usd from marts.fct_mrr")
+            table = cohort_retention(mrr, latest)
+            wh.write_df("marts.cohort_retention", table, COHORT_RETENTION_TYPES)
+        return dg.MaterializeResult(metadata={"rows": len(table), "cohorts": int(table["cohort_month"].nunique())})
+
+    @dg.asset_check(asset=cohort_retention_asset, blocking=True,
+                    description="Retention at month 0 is 1 for every cohort; never above the cohort size.")
+    def cohort_retention_starts_at_one(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect() as wh:
+            bad = wh.fetchall(
+                "select count(*) from marts.cohort_retention where (months_since_acquisition = 0 and "
+                "logo_retention_rate <> 1) or active_customers > cohort_size")[0][0]
+        return dg.AssetCheckResult(passed=bad == 0, metadata={"failing_rows": bad})
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(["marts", "customer_clv"], deps=[dbt_key("dim_customers"), dbt_key("fct_mrr"),
+                         dbt_key("kpi_revenue"), dbt_key("fct_invoice_lines"), as_of_key],
+                         group_name="analytics", kinds={"python"},
+                         description="Historical, formula and predicted CLV per customer (kpis.md)."),
+            dg.AssetSpec(["marts", "clv_model_fits"], group_name="analytics", kinds={"python"},
+                         description="Parameters and diagnostics per model and segment, one set per as-of date."),
+        ],
+        retry_policy=ANALYTICS_RETRY,
+    )
+    def customer_clv_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        settings = Settings.from_env()
+        with warehouse.connect() as wh:
+            as_of_at, latest = wh.fetchall("select as_of_at, latest_complete_month from intermediate.int_as_of")[0]
+            inputs = ClvInputs(
+                dim_customers=wh.query_df(
+                    "select customer_id, segment, status, current_mrr, lifetime_revenue, first_paid_at "
+                    "from marts.dim_customers"),
+                fct_mrr=wh.query_df("select customer_id, month, mrr_usd, movement from marts.fct_mrr"),
+                monthly_revenue=wh.query_df(
+                    "select period_start as month, net_revenue_usd, cogs_usd from marts.kpi_revenue "
+                    "where period_type = 'month'"),
+                one_off_payments=wh.query_df(
+                    "select customer_id, paid_at, sum(amount_usd) as amount_usd from marts.fct_invoice_lines "
+                    "where invoice_status = 'paid' group by customer_id, invoice_id, paid_at "
+                    "having sum(amount_usd) > 0"),
+                latest_complete_month=pd.Timestamp(latest),
+                fitted_at=pd.Timestamp(as_of_at),
+            )
+            result = compute_customer_clv(inputs, settings.clv_discount_rate_annual)
+            for warning in result.warnings:
+                context.log.warning(f"CLV model: {warning}")
+            wh.write_df("marts.customer_clv", result.customer_clv, CUSTOMER_CLV_TYPES)
+            # history keyed by the as-of date: a re-run for the same data replaces its own rows
+            wh.append_df("marts.clv_model_fits", result.model_fits, CLV_MODEL_FITS_TYPES,
+                         replace_where=f"fitted_at = '{pd.Timestamp(as_of_at).isoformat(sep=' ')}'")
+        models = result.customer_clv["model"].value_counts().to_dict()
+        yield dg.MaterializeResult(asset_key=["marts", "customer_clv"],
+                                   metadata={"customers": len(result.customer_clv), **{f"model_{k}": int(v) for k, v in models.items()}})
+        yield dg.MaterializeResult(asset_key=["marts", "clv_model_fits"],
+                                   metadata={"fits": len(result.model_fits),
+                                             "all_converged": bool(result.model_fits["converged"].fillna(False).all())})
+
+    @dg.asset_check(asset=dg.AssetKey(["marts", "clv_model_fits"]), blocking=False,
+                    description="Every model fit attempted in the latest run converged.")
+    def clv_fits_converged(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect() as wh:
+            rows = wh.fetchall(
+                "select model, segment, converged, message from marts.clv_model_fits "
+                "where fitted_at = (select max(fitted_at) from marts.clv_model_fits)")
+        failed = [f"{m}/{s}: {msg}" for m, s, ok, msg in rows if not ok]
+        # a fit that could not be identified from the data (too few cohorts, no repeat buyers) is a
+        # warning: its customers fall back to the pooled fit; a fit that did not converge is an error
+        return dg.AssetCheckResult(passed=not failed, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"fits": len(rows), "failed": "; ".join(failed) or "none"})
+
+    @dg.asset_check(asset=dg.AssetKey(["marts", "customer_clv"]), blocking=True,
+                    description="Predicted CLV is non-negative and grows with the horizon; survival and P(alive) in [0, 1].")
+    def customer_clv_is_sane(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect() as wh:
+            df = wh.query_df("select * from marts.customer_clv")
+        p12, p24, p36 = (df[f"clv_predicted_{h}m_usd"].astype(float) for h in (12, 24, 36))
+        bad = (
+            (p12 < 0) | (p24 < p12 - 0.005) | (p36 < p24 - 0.005)
+            | ~df["survival_probability_12m"].astype(float).between(0, 1).where(df["survival_probability_12m"].notna(), True)
+            | ~df["p_alive"].astype(float).between(0, 1).where(df["p_alive"].notna(), True)
+        )
+        return dg.AssetCheckResult(passed=int(bad.sum()) == 0, metadata={"failing_rows": int(bad.sum()),
+                                                                         "customers": len(df)})
+
+    return ([cohort_retention_asset, customer_clv_assets],
+            [cohort_retention_starts_at_one, clv_fits_converged, customer_clv_is_sane])
+
+
+__all__ = ["build_analytics_assets"]
