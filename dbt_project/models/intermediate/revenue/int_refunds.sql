@@ -1,0 +1,27 @@
+-- Refunds in USD at the rate of the refund's own date (kpis.md), with the customer of the refunded
+-- charge. Every status is kept; revenue KPIs take status = 'succeeded'.
+with
+
+refunds as (
+    select * from {{ ref('stg_billing__refunds') }}
+),
+
+charges as (
+    select * from {{ ref('stg_billing__charges') }}
+)
+
+select
+    refunds.refund_id,
+    refunds.charge_id,
+    charges.customer_id,
+    charges.invoice_id,
+    refunds.status,
+    refunds.created_at,
+    cast({{ dbt.date_trunc('month', 'refunds.created_at') }} as date) as refund_month,
+    refunds.currency,
+    refunds.amount,
+    {{ to_usd('refunds.amount', 'fx') }} as amount_usd
+from refunds
+left join charges
+    on refunds.charge_id = charges.charge_id
+{{ fx_join('fx', 'refunds.currency', 'refunds.created_at') }}
