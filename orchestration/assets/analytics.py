@@ -10,27 +10,10 @@ from dagster_dbt import get_asset_key_for_model
 
 from orchestration.analytics.clv import ClvInputs, compute_customer_clv
 from orchestration.analytics.retention import cohort_retention
+from orchestration.analytics.schemas import python_mart_types
 from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings
 
-COHORT_RETENTION_TYPES = {
-    "cohort_month": "date", "months_since_acquisition": "integer", "cohort_size": "integer",
-    "active_customers": "integer", "logo_retention_rate": "double precision",
-    "cohort_mrr_usd": "decimal(18, 2)", "revenue_retention_rate": "double precision",
-}
-CUSTOMER_CLV_TYPES = {
-    "customer_id": "varchar", "clv_historical_usd": "decimal(18, 2)", "clv_formula_usd": "decimal(18, 2)",
-    "expected_lifetime_months": "double precision", "clv_predicted_12m_usd": "decimal(18, 2)",
-    "clv_predicted_24m_usd": "decimal(18, 2)", "clv_predicted_36m_usd": "decimal(18, 2)",
-    "survival_probability_12m": "double precision", "p_alive": "double precision", "model": "varchar",
-    "fitted_at": "timestamp",
-}
-CLV_MODEL_FITS_TYPES = {
-    "fitted_at": "timestamp", "model": "varchar", "segment": "varchar", "n_customers": "integer",
-    "log_likelihood": "double precision", "converged": "boolean", "message": "varchar",
-    "alpha": "double precision", "beta": "double precision", "r": "double precision", "a": "double precision",
-    "b": "double precision", "p": "double precision", "q": "double precision", "gamma": "double precision",
-}
 ANALYTICS_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
 
@@ -54,7 +37,7 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
             latest = pd.Timestamp(wh.fetchall("select latest_complete_month from intermediate.int_as_of")[0][0])
             mrr = wh.query_df("select customer_id, month, mrr_usd from marts.fct_mrr")
             table = cohort_retention(mrr, latest)
-            wh.write_df("marts.cohort_retention", table, COHORT_RETENTION_TYPES)
+            wh.write_df("marts.cohort_retention", table, python_mart_types()["cohort_retention"])
         return dg.MaterializeResult(metadata={"rows": len(table), "cohorts": int(table["cohort_month"].nunique())})
 
     @dg.asset_check(asset=cohort_retention_asset, blocking=True,
@@ -99,9 +82,9 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
             result = compute_customer_clv(inputs, settings.clv_discount_rate_annual)
             for warning in result.warnings:
                 context.log.warning(f"CLV model: {warning}")
-            wh.write_df("marts.customer_clv", result.customer_clv, CUSTOMER_CLV_TYPES)
+            wh.write_df("marts.customer_clv", result.customer_clv, python_mart_types()["customer_clv"])
             # history keyed by the as-of date: a re-run for the same data replaces its own rows
-            wh.append_df("marts.clv_model_fits", result.model_fits, CLV_MODEL_FITS_TYPES,
+            wh.append_df("marts.clv_model_fits", result.model_fits, python_mart_types()["clv_model_fits"],
                          replace_where=f"fitted_at = '{pd.Timestamp(as_of_at).isoformat(sep=' ')}'")
         models = result.customer_clv["model"].value_counts().to_dict()
         yield dg.MaterializeResult(asset_key=["marts", "customer_clv"],

@@ -11,7 +11,13 @@ DBT_RETRY = dg.RetryPolicy(max_retries=1, delay=10)
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
-    """Groups assets by dbt folder (staging, intermediate, marts, audit)."""
+    """Groups assets by dbt folder; maps the `analytics` source (Python-computed marts) to the
+    keys of the Python assets that write them, so Dagster orders dbt -> Python -> dbt correctly."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source" and dbt_resource_props["source_name"] == "analytics":
+            return dg.AssetKey(["marts", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":

@@ -38,6 +38,11 @@ monthly_revenue as (
     where period_type = 'month'
 ),
 
+customer_clv as (
+    -- written by the Python asset customer_clv (empty on a first build: ltv_to_cac_ratio is NULL)
+    select * from {{ source('analytics', 'customer_clv') }}
+),
+
 channel_list as (
     {%- for channel in channels %}
     select '{{ channel }}' as channel{% if not loop.last %} union all{% endif %}
@@ -50,13 +55,16 @@ new_customers as (
         paying_customers.cohort_month as month,
         coalesce(acquisition_channels.acquisition_channel, 'unknown') as channel,
         -- a customer whose first payment was a one-off has no MRR in its cohort month: 0
-        coalesce(customer_mrr.mrr_usd, 0) as cohort_month_mrr_usd
+        coalesce(customer_mrr.mrr_usd, 0) as cohort_month_mrr_usd,
+        customer_clv.clv_formula_usd
     from paying_customers
     left join acquisition_channels
         on paying_customers.customer_id = acquisition_channels.customer_id
     left join customer_mrr
         on paying_customers.customer_id = customer_mrr.customer_id
         and paying_customers.cohort_month = customer_mrr.month
+    left join customer_clv
+        on paying_customers.customer_id = customer_clv.customer_id
 ),
 
 report_months as (
@@ -80,7 +88,8 @@ spend_by_channel as (
 ),
 
 new_by_channel as (
-    select month, channel, count(*) as new_customers, sum(cohort_month_mrr_usd) as cohort_month_mrr_usd
+    select month, channel, count(*) as new_customers, sum(cohort_month_mrr_usd) as cohort_month_mrr_usd,
+        avg(clv_formula_usd) as avg_clv_formula_usd
     from new_customers
     group by 1, 2
 ),
@@ -92,7 +101,8 @@ spend_all as (
 ),
 
 new_all as (
-    select month, count(*) as new_customers, sum(cohort_month_mrr_usd) as cohort_month_mrr_usd
+    select month, count(*) as new_customers, sum(cohort_month_mrr_usd) as cohort_month_mrr_usd,
+        avg(clv_formula_usd) as avg_clv_formula_usd
     from new_customers
     group by 1
 ),
@@ -111,6 +121,7 @@ channel_rows as (
         coalesce(spend_by_channel.marketing_spend_usd, 0) as marketing_spend_usd,
         coalesce(new_by_channel.new_customers, 0) as new_customers,
         coalesce(new_by_channel.cohort_month_mrr_usd, 0) as cohort_month_mrr_usd,
+        new_by_channel.avg_clv_formula_usd,
         cast(null as decimal(18, 2)) as overhead_usd
     from report_months
     cross join channel_list
@@ -130,6 +141,7 @@ all_rows as (
         coalesce(spend_all.marketing_spend_usd, 0) as marketing_spend_usd,
         coalesce(new_all.new_customers, 0) as new_customers,
         coalesce(new_all.cohort_month_mrr_usd, 0) as cohort_month_mrr_usd,
+        new_all.avg_clv_formula_usd,
         coalesce(sales_and_marketing_overhead.overhead_usd, 0) as overhead_usd
     from report_months
     left join spend_all on report_months.month = spend_all.month
@@ -165,6 +177,6 @@ select
     cast(blended_cac_usd as decimal(18, 2)) as blended_cac_usd,
     cast(new_customer_arpa_usd as decimal(18, 2)) as new_customer_arpa_usd,
     cast({{ safe_divide('cac_usd', 'new_customer_arpa_usd * gross_margin_fraction') }} as decimal(18, 2)) as cac_payback_months,
-    -- filled from customer_clv (Python asset) once it exists: avg clv_formula_usd / cac_usd
-    cast(null as decimal(18, 4)) as ltv_to_cac_ratio
+    -- average clv_formula_usd of the month's new customers (Python asset customer_clv) / cac
+    cast({{ safe_divide('avg_clv_formula_usd', 'cac_usd') }} as decimal(18, 4)) as ltv_to_cac_ratio
 from unit_economics
