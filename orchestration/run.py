@@ -39,6 +39,8 @@ def run_pipeline(settings: Settings) -> dg.ExecuteInProcessResult:
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def("nightly_warehouse")
+    if os.environ.get("DAGSTER_HOME"):
+        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     return job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)

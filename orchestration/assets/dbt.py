@@ -37,6 +37,8 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         name="warehouse_dbt_models",
     )
     def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(["build"], context=context).stream()
+        # Dagster runs this op in several steps (dbt -> Python marts -> dbt); "buildable" runs a test
+        # in the step where all its parents are selected or already built upstream, never earlier.
+        yield from dbt.cli(["build", "--indirect-selection", "buildable"], context=context).stream()
 
     return warehouse_dbt_models

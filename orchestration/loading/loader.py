@@ -196,7 +196,9 @@ def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract) -> Tab
     )
     accepted = {(p, h) for p, h, o in ledger if o in ("loaded", "empty")}
     accepted_paths = {p: h for p, h, o in ledger if o in ("loaded", "empty")}
-    accepted_hashes = {h: p for p, h, o in ledger if o in ("loaded", "empty")}
+    # only files with rows count as "already delivered content": identical header-only files of
+    # different dates are each just empty
+    accepted_hashes = {h: p for p, h, o in ledger if o == "loaded"}
     recorded = {(p, h) for p, h, _ in ledger}
     files = landing_files(landing_dir, contract)
     for i, path in enumerate(files, start=1):
@@ -225,7 +227,6 @@ def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract) -> Tab
         if len(content) == 0:
             _record(wh, rel, digest, contract, 0, None, "empty", "zero-byte file")
             result.files_empty += 1
-            accepted_hashes[digest] = rel
             continue
         try:
             table = read_landed_file(path, content, contract, rel)
@@ -239,8 +240,8 @@ def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract) -> Tab
             if table.num_rows:
                 wh.insert_arrow(contract.qualified_name, table)
             _record(wh, rel, digest, contract, table.num_rows, _max_loaded_at(table), outcome, None)
-        accepted_hashes[digest] = rel
         if table.num_rows:
+            accepted_hashes[digest] = rel
             result.files_loaded += 1
             result.rows_loaded += table.num_rows
         else:

@@ -1,0 +1,81 @@
+{#- Sales definitions written once and reused by models/intermediate/sales and models/marts/sales:
+    the funnel (below), booking types (sales_booking_types) and orphan ids (sales_orphan_ids).
+
+    The sales funnel (kpis.md, kpi_pipeline_stages):
+    prospecting -> qualification -> discovery -> proposal -> negotiation -> closed_won.
+    closed_lost is an outcome, not a funnel stage: it has no order, so it never counts as
+    "reached" and a lost opportunity keeps the furthest open stage of its history. -#}
+
+{% macro sales_funnel_stages() %}
+    {{ return([
+        {'stage_name': 'prospecting', 'stage_order': 1, 'is_open_stage': true},
+        {'stage_name': 'qualification', 'stage_order': 2, 'is_open_stage': true},
+        {'stage_name': 'discovery', 'stage_order': 3, 'is_open_stage': true},
+        {'stage_name': 'proposal', 'stage_order': 4, 'is_open_stage': true},
+        {'stage_name': 'negotiation', 'stage_order': 5, 'is_open_stage': true},
+        {'stage_name': 'closed_won', 'stage_order': 6, 'is_open_stage': false},
+    ]) }}
+{% endmacro %}
+
+{#- The five open stages (the funnel without closed_won), for kpi_pipeline_daily. -#}
+{% macro sales_open_stages() %}
+    {%- set open_stages = [] -%}
+    {%- for stage in sales_funnel_stages() if stage.is_open_stage -%}
+        {%- do open_stages.append(stage) -%}
+    {%- endfor -%}
+    {{ return(open_stages) }}
+{% endmacro %}
+
+{#- Funnel position (1-6) of a stage name; NULL for closed_lost (an outcome) and anything else. -#}
+{% macro sales_stage_order(stage_expr) -%}
+    case {{ stage_expr }}
+        {%- for stage in sales_funnel_stages() %}
+        when '{{ stage.stage_name }}' then {{ stage.stage_order }}
+        {%- endfor %}
+    end
+{%- endmacro %}
+
+{#- Stage name of a funnel position (inverse of sales_stage_order). -#}
+{% macro sales_stage_name(order_expr) -%}
+    case {{ order_expr }}
+        {%- for stage in sales_funnel_stages() %}
+        when {{ stage.stage_order }} then '{{ stage.stage_name }}'
+        {%- endfor %}
+    end
+{%- endmacro %}
+
+{#- The funnel stages as rows (stage_name, stage_order, is_open_stage), to use as a CTE body;
+    open_only=true keeps the five open stages. Literal rows: no model to mock in unit tests. -#}
+{% macro sales_funnel_stage_rows(open_only=false) -%}
+    {%- set stages = sales_open_stages() if open_only else sales_funnel_stages() -%}
+    {%- for stage in stages %}
+    select
+        cast('{{ stage.stage_name }}' as {{ dbt.type_string() }}) as stage_name,
+        cast({{ stage.stage_order }} as integer) as stage_order,
+        {{ 'true' if stage.is_open_stage else 'false' }} as is_open_stage
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- True when the stage is one of the five open funnel stages. -#}
+{% macro sales_is_open_stage(stage_expr) -%}
+    coalesce({{ stage_expr }} in (
+        {%- for stage in sales_open_stages() %}'{{ stage.stage_name }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+    ), false)
+{%- endmacro %}
+
+{#- Ids of the records of a sales table whose foreign key points to nothing (int_sales__orphans),
+    as a CTE body to anti-join: they stay out of every KPI until their parent lands. -#}
+{% macro sales_orphan_ids(table_name) -%}
+    select distinct record_id
+    from {{ ref('int_sales__orphans') }}
+    where table_name = '{{ table_name }}'
+{%- endmacro %}
+
+{#- Opportunity types that count as bookings (kpis.md, bookings_usd and average_deal_size_usd).
+    Renewals count in deals_won and win_rate only. -#}
+{% macro sales_booking_types() -%}
+    ('new_business', 'expansion')
+{%- endmacro %}

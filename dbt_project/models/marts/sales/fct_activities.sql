@@ -1,0 +1,28 @@
+-- One row per completed activity (kpis.md: only completed activities count in KPIs).
+with
+
+orphan_activities as (
+    {{ sales_orphan_ids('activities') }}
+),
+
+-- an activity whose owner, lead, contact, opportunity or account is not staged waits for it
+activities as (
+    select staged_activities.*
+    from {{ ref('stg_crm__activities') }} as staged_activities
+    left join orphan_activities
+        on staged_activities.activity_id = orphan_activities.record_id
+    where staged_activities.status = 'completed'
+        and orphan_activities.record_id is null
+)
+
+select
+    cast(activity_id as {{ dbt.type_string() }}) as activity_id,
+    cast(owner_id as {{ dbt.type_string() }}) as owner_id,
+    cast(activity_type as {{ dbt.type_string() }}) as type,
+    cast(activity_at as timestamp) as activity_at,
+    cast(activity_at as date) as activity_date,
+    cast(lead_id as {{ dbt.type_string() }}) as lead_id,
+    cast(contact_id as {{ dbt.type_string() }}) as contact_id,
+    cast(opportunity_id as {{ dbt.type_string() }}) as opportunity_id,
+    cast(account_id as {{ dbt.type_string() }}) as account_id
+from activities

@@ -1,0 +1,78 @@
+-- One row per lead, with its response time and whether it became a paying customer.
+-- No email or company name: PII stays in raw/staging.
+with
+
+orphan_leads as (
+    {{ sales_orphan_ids('leads') }}
+),
+
+orphan_activities as (
+    {{ sales_orphan_ids('activities') }}
+),
+
+-- a lead or activity whose owner (or another parent) is not staged waits for it (raw_sources.md)
+leads as (
+    select staged_leads.*
+    from {{ ref('stg_crm__leads') }} as staged_leads
+    left join orphan_leads
+        on staged_leads.lead_id = orphan_leads.record_id
+    where orphan_leads.record_id is null
+),
+
+completed_activities as (
+    select staged_activities.*
+    from {{ ref('stg_crm__activities') }} as staged_activities
+    left join orphan_activities
+        on staged_activities.activity_id = orphan_activities.record_id
+    where staged_activities.status = 'completed'
+        and orphan_activities.record_id is null
+),
+
+paying_customers as (
+    select * from {{ ref('int_paying_customers') }}
+),
+
+first_activity as (
+    select
+        lead_id,
+        min(activity_at) as first_activity_at
+    from completed_activities
+    where lead_id is not null
+    group by lead_id
+),
+
+-- an account may have several billing customers: one row per paying CRM account
+paying_accounts as (
+    select distinct crm_account_id
+    from paying_customers
+    where crm_account_id is not null
+),
+
+joined as (
+    select
+        leads.*,
+        first_activity.first_activity_at,
+        paying_accounts.crm_account_id is not null as became_customer
+    from leads
+    left join first_activity
+        on leads.lead_id = first_activity.lead_id
+    left join paying_accounts
+        on leads.converted_account_id = paying_accounts.crm_account_id
+)
+
+select
+    cast(lead_id as {{ dbt.type_string() }}) as lead_id,
+    cast(owner_id as {{ dbt.type_string() }}) as owner_id,
+    cast(lead_source as {{ dbt.type_string() }}) as lead_source,
+    cast(status as {{ dbt.type_string() }}) as status,
+    cast(created_at as timestamp) as created_at,
+    cast({{ dbt.date_trunc('month', 'created_at') }} as date) as created_month,
+    cast(is_converted as boolean) as is_converted,
+    cast(converted_at as timestamp) as converted_at,
+    cast(converted_account_id as {{ dbt.type_string() }}) as converted_account_id,
+    cast(converted_opportunity_id as {{ dbt.type_string() }}) as converted_opportunity_id,
+    cast(became_customer as boolean) as became_customer,
+    cast(first_activity_at as timestamp) as first_activity_at,
+    -- whole seconds / 3600, rounded to 2 decimals; NULL without a completed activity
+    {{ sales_exact_ratio(dbt.datediff('created_at', 'first_activity_at', 'second'), '3600', 2) }} as response_time_hours
+from joined
