@@ -12,7 +12,7 @@ users as (
 ),
 
 month_spine as (
-    select * from {{ ref('int_sales__month_spine') }}
+    select * from {{ ref('int_month_spine') }}
 ),
 
 orphan_activities as (

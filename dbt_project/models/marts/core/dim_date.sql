@@ -1,27 +1,8 @@
 -- One row per day from the first date in the data to the last day of the current month.
 with
 
-as_of as (
-    select * from {{ ref('int_as_of') }}
-),
-
-first_dates as (
-    select min(cast(created_at as date)) as first_day from {{ ref('stg_billing__invoices') }}
-    union all
-    select min(cast(created_at as date)) from {{ ref('stg_crm__leads') }}
-    union all
-    select min(cast(created_at as date)) from {{ ref('stg_crm__opportunities') }}
-    union all
-    select min(cast(activity_at as date)) from {{ ref('stg_crm__activities') }}
-    union all
-    select min(spend_date) from {{ ref('stg_finance__marketing_spend') }}
-),
-
 bounds as (
-    select
-        (select min(first_day) from first_dates) as first_day,
-        cast({{ dbt.last_day('as_of.current_month', 'month') }} as date) as last_day
-    from as_of
+    select * from {{ ref('int_data_bounds') }}
 ),
 
 days as (

@@ -5,7 +5,7 @@
 with
 
 month_spine as (
-    select * from {{ ref('int_sales__month_spine') }}
+    select * from {{ ref('int_month_spine') }}
 ),
 
 leads as (
