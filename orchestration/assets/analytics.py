@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 from dagster_dbt import get_asset_key_for_model
 
+from orchestration.analytics.checks import cohort_retention_violations, customer_clv_violations, failed_fits
 from orchestration.analytics.clv import ClvInputs, compute_customer_clv
 from orchestration.analytics.retention import cohort_retention
 from orchestration.analytics.schemas import python_mart_types
@@ -44,9 +45,7 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
                     description="Retention at month 0 is 1 for every cohort; never above the cohort size.")
     def cohort_retention_starts_at_one(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as wh:
-            bad = wh.fetchall(
-                "select count(*) from marts.cohort_retention where (months_since_acquisition = 0 and "
-                "logo_retention_rate <> 1) or active_customers > cohort_size")[0][0]
+            bad = len(cohort_retention_violations(wh.query_df("select * from marts.cohort_retention")))
         return dg.AssetCheckResult(passed=bad == 0, metadata={"failing_rows": bad})
 
     @dg.multi_asset(
@@ -97,28 +96,20 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
                     description="Every model fit attempted in the latest run converged.")
     def clv_fits_converged(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as wh:
-            rows = wh.fetchall(
-                "select model, segment, converged, message from marts.clv_model_fits "
-                "where fitted_at = (select max(fitted_at) from marts.clv_model_fits)")
-        failed = [f"{m}/{s}: {msg}" for m, s, ok, msg in rows if not ok]
+            fits = wh.query_df("select * from marts.clv_model_fits")
+        failed = failed_fits(fits)
         # a fit that could not be identified from the data (too few cohorts, no repeat buyers) is a
         # warning: its customers fall back to the pooled fit; a fit that did not converge is an error
         return dg.AssetCheckResult(passed=not failed, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"fits": len(rows), "failed": "; ".join(failed) or "none"})
+                                   metadata={"fits": len(fits), "failed": "; ".join(failed) or "none"})
 
     @dg.asset_check(asset=dg.AssetKey(["marts", "customer_clv"]), blocking=True,
                     description="Predicted CLV is non-negative and grows with the horizon; survival and P(alive) in [0, 1].")
     def customer_clv_is_sane(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as wh:
             df = wh.query_df("select * from marts.customer_clv")
-        p12, p24, p36 = (df[f"clv_predicted_{h}m_usd"].astype(float) for h in (12, 24, 36))
-        bad = (
-            (p12 < 0) | (p24 < p12 - 0.005) | (p36 < p24 - 0.005)
-            | ~df["survival_probability_12m"].astype(float).between(0, 1).where(df["survival_probability_12m"].notna(), True)
-            | ~df["p_alive"].astype(float).between(0, 1).where(df["p_alive"].notna(), True)
-        )
-        return dg.AssetCheckResult(passed=int(bad.sum()) == 0, metadata={"failing_rows": int(bad.sum()),
-                                                                         "customers": len(df)})
+        bad = len(customer_clv_violations(df))
+        return dg.AssetCheckResult(passed=bad == 0, metadata={"failing_rows": bad, "customers": len(df)})
 
     return ([cohort_retention_asset, customer_clv_assets],
             [cohort_retention_starts_at_one, clv_fits_converged, customer_clv_is_sane])
