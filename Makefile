@@ -27,6 +27,7 @@ run: $(INSTALLED) $(DAGSTER_HOME)
 
 ## Run every test (DuckDB always; PostgreSQL when reachable, required under CI=true).
 test: $(INSTALLED)
+	$(BIN)/python -m orchestration.run --parse-only
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Open the Dagster UI on the same graph (http://127.0.0.1:3000).
