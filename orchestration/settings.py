@@ -61,6 +61,9 @@ class Settings:
             "WAREHOUSE_PG_USER": self.pg_user,
             "WAREHOUSE_PG_PASSWORD": self.pg_password,
             "WAREHOUSE_PG_DATABASE": self.pg_database,
+            # a test runs only once all its parents are built (or selected): partial selections
+            # such as `--select staging` never run a mart's test against a missing mart
+            "DBT_INDIRECT_SELECTION": "buildable",
         }
 
     def apply_to_environ(self) -> None:

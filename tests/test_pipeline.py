@@ -158,3 +158,44 @@ def test_duckdb_and_postgres_marts_identical(duckdb_build, postgres_build):
         assert len(d) == len(p), mart
         for rd, rp in zip(d, p):
             assert len(rd) == len(rp) and all(_close(a, b) for a, b in zip(rd, rp)), (mart, rd, rp)
+
+
+def test_no_pii_reaches_the_marts(build):
+    """Every string value of every mart against the raw PII values (emails, phones, contact and lead
+    names, billing names). Rep names are allowed: dim_sales_reps.name is in the mart contract."""
+    with connect(build.settings) as wh:
+        pii: set[str] = set()
+        for table, cols in {"raw_crm.contacts": ["first_name", "last_name", "email", "phone"],
+                            "raw_crm.leads": ["email"], "raw_crm.users": ["email"],
+                            "raw_billing.customers": ["email", "name"]}.items():
+            for row in wh.fetchall(f"select {', '.join(cols)} from {table}"):
+                pii.update(v.strip().lower() for v in row if v and v.strip())
+        assert len(pii) > 100
+        leaks = []
+        for mart, rows in build.after.items():
+            if not mart.startswith("marts."):
+                continue
+            for row in rows:
+                leaks += [(mart, v) for v in row if isinstance(v, str) and v.strip().lower() in pii]
+    assert leaks == []
+
+
+def test_bi_reader_reads_marts_only(postgres_build):
+    import psycopg2
+
+    s = postgres_build.settings
+    con = psycopg2.connect(host=s.pg_host, port=s.pg_port, user="bi_reader", dbname=s.pg_database)
+    con.autocommit = True
+    marts = [t for t in postgres_build.after if t.startswith("marts.")]
+    with con.cursor() as cur:
+        for mart in marts:
+            cur.execute(f"select count(*) from {mart}")
+        for forbidden in ("raw_crm.leads", "staging.stg_crm__leads", "audit.quarantine", "audit.load_ledger"):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute(f"select 1 from {forbidden} limit 1")
+        for write in ("insert into marts.dim_date (date_day) values ('1900-01-01')",
+                      "delete from marts.kpi_revenue", "create table marts.bi_scratch (x int)",
+                      "create table public.bi_scratch (x int)"):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute(write)
+    con.close()
