@@ -10,6 +10,7 @@ import dagster as dg
 from orchestration.assets.analytics import build_analytics_assets
 from orchestration.assets.dbt import build_dbt_assets
 from orchestration.assets.loading import load_assets
+from orchestration.assets.publishing import build_copy, build_published_asset
 from orchestration.resources import build_resources, dbt_project_for
 from orchestration.schedules import nightly_job, nightly_schedule
 from orchestration.settings import Settings
@@ -20,8 +21,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     project = dbt_project_for(settings)
     dbt_models = build_dbt_assets(project)
     analytics_assets, analytics_checks = build_analytics_assets(dbt_models)
+    built = [*load_assets, dbt_models, *analytics_assets]
+    publish = build_published_asset([key for assets_def in built for key in assets_def.keys])
     return dg.Definitions(
-        assets=[*load_assets, dbt_models, *analytics_assets],
+        assets=[build_copy, *built, publish],
         asset_checks=analytics_checks,
         jobs=[nightly_job],
         schedules=[nightly_schedule(settings.schedule_timezone)],

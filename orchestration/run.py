@@ -34,7 +34,7 @@ def parse_dbt_project(settings: Settings) -> None:
         raise SystemExit(f"dbt parse failed: {res.exception}")
 
 
-def run_pipeline(settings: Settings) -> dg.ExecuteInProcessResult:
+def run_pipeline(settings: Settings, quiet: bool = False) -> dg.ExecuteInProcessResult:
     from orchestration.definitions import build_definitions
 
     defs = build_definitions(settings)
@@ -42,7 +42,7 @@ def run_pipeline(settings: Settings) -> dg.ExecuteInProcessResult:
     if os.environ.get("DAGSTER_HOME"):
         os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}}}
     return job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
 
 
@@ -55,7 +55,7 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings, elapsed: fl
         if "files_loaded" in meta:
             for k in ("files_loaded", "rows_loaded", "files_skipped", "files_empty", "files_duplicate"):
                 loads[k] += int(meta.get(k, 0))
-        elif mat.asset_key.path[0] not in ("audit",):
+        elif (event.step_key or "").startswith("warehouse_dbt_models"):
             models += 1
     checks = Counter()
     failed_checks = []
@@ -79,7 +79,8 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings, elapsed: fl
         f"  checks         : {checks['passed']} passed, {checks['failed_warn']} warnings, {checks['failed_error']} failed",
     ]
     try:
-        with connect(settings, read_only=settings.target == "duckdb") as wh:
+        # what readers now see on success; the unpublished build when the run failed
+        with connect(settings, read_only=settings.target == "duckdb", published=result.success) as wh:
             refused = wh.fetchall(
                 "select outcome, count(*) from audit.load_ledger where outcome in "
                 "('rejected', 'changed_file') group by outcome order by outcome"
@@ -95,7 +96,8 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings, elapsed: fl
     if failed_checks:
         lines.append("  failed checks  : " + ", ".join(failed_checks[:20]))
     if settings.target == "duckdb":
-        lines.append(f"  warehouse      : {settings.duckdb_path}")
+        lines.append(f"  warehouse      : {settings.duckdb_path}"
+                     + ("" if result.success else f" (unchanged; the failed build is {settings.duckdb_build_path})"))
     return "\n".join(lines)
 
 

@@ -49,12 +49,20 @@ class Settings:
             clv_discount_rate_annual=float(os.environ.get("WAREHOUSE_CLV_DISCOUNT_RATE_ANNUAL", "0.10")),
         )
 
+    @property
+    def duckdb_build_path(self) -> Path:
+        """Where runs write (orchestration/publishing.py): same file name, so the DuckDB catalog
+        name and view definitions match the published file it replaces."""
+        return self.duckdb_path.parent / "build" / self.duckdb_path.name
+
     def dbt_env(self) -> dict[str, str]:
-        """The environment variables profiles.yml reads, resolved to absolute values."""
-        self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        """The environment variables profiles.yml reads, resolved to absolute values.
+
+        dbt always writes the build file; readers use the published `duckdb_path`."""
+        self.duckdb_build_path.parent.mkdir(parents=True, exist_ok=True)
         return {
             "WAREHOUSE_TARGET": self.target,
-            "WAREHOUSE_DUCKDB_PATH": str(self.duckdb_path),
+            "WAREHOUSE_DBT_DUCKDB_PATH": str(self.duckdb_build_path),
             "WAREHOUSE_DUCKDB_TEMP_DIR": str(self.duckdb_path.parent / "tmp"),
             "WAREHOUSE_PG_HOST": self.pg_host,
             "WAREHOUSE_PG_PORT": str(self.pg_port),

@@ -40,28 +40,29 @@ class Warehouse:
 
         Create and fill happen in one transaction, so readers see the old or the new table, never half.
         """
-        schema = qualified_table.split(".")[0]
-        cols = ", ".join(f'"{c}" {t}' for c, t in column_types.items())
-        frame = df.loc[:, list(column_types)]
-        with self.transaction():
-            self.execute(f"create schema if not exists {schema}")
-            self.execute(f"drop table if exists {qualified_table}")
-            self.execute(f"create table {qualified_table} ({cols})")
-            if len(frame):
-                self.insert_arrow(qualified_table, pa.Table.from_pandas(frame, preserve_index=False))
+        self._write_typed(qualified_table, df, column_types, replace_where=None)
 
     def append_df(self, qualified_table: str, df: pd.DataFrame, column_types: dict[str, str],
                   replace_where: str) -> None:
         """Append `df` to a history table, first deleting the rows `replace_where` selects (re-runs)."""
+        self._write_typed(qualified_table, df, column_types, replace_where=replace_where)
+
+    def _write_typed(self, qualified_table: str, df: pd.DataFrame, column_types: dict[str, str],
+                     replace_where: str | None) -> None:
         schema = qualified_table.split(".")[0]
         cols = ", ".join(f'"{c}" {t}' for c, t in column_types.items())
         frame = df.loc[:, list(column_types)]
         with self.transaction():
             self.execute(f"create schema if not exists {schema}")
+            if replace_where is None:
+                self.execute(f"drop table if exists {qualified_table}")
             self.execute(f"create table if not exists {qualified_table} ({cols})")
-            self.execute(f"delete from {qualified_table} where {replace_where}")
+            if replace_where is not None:
+                self.execute(f"delete from {qualified_table} where {replace_where}")
             if len(frame):
                 self.insert_arrow(qualified_table, pa.Table.from_pandas(frame, preserve_index=False))
+
+    # engine-specific below
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -179,8 +180,12 @@ class PostgresWarehouse(Warehouse):
         self.con.close()
 
 
-def connect(settings: Settings, read_only: bool = False) -> Warehouse:
+def connect(settings: Settings, read_only: bool = False, published: bool = False) -> Warehouse:
+    """The build being written (default) or, with published=True, what readers see.
+
+    On DuckDB those are two files (orchestration/publishing.py); on PostgreSQL the same database."""
     if settings.target == "duckdb":
-        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        return DuckDBWarehouse(str(settings.duckdb_path), read_only=read_only)
+        path = settings.duckdb_path if published else settings.duckdb_build_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return DuckDBWarehouse(str(path), read_only=read_only)
     return PostgresWarehouse(settings)

@@ -55,12 +55,12 @@ def build_twice(engine: str, tmp: Path, pg_db: str | None = None) -> Built:
     first = run_warehouse(settings, tmp)
     assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-5000:]
     schemas = ("raw_crm", "raw_billing", "raw_finance", "staging", "audit", "marts")
-    with connect(settings) as wh:
+    with connect(settings, published=True) as wh:
         tables = [t for t in table_names(wh, schemas) if t != "audit.load_ledger"]
         before = snapshot(wh, tables)
     second = run_warehouse(settings, tmp)
     assert second.returncode == 0, second.stdout[-5000:] + second.stderr[-5000:]
-    with connect(settings) as wh:
+    with connect(settings, published=True) as wh:
         after = snapshot(wh, tables)
     return Built(engine, settings, first, second, before, after)
 
@@ -110,7 +110,7 @@ def test_second_run_loads_nothing_and_changes_nothing(build):
 
 
 def test_every_table_reconciles(build):
-    with connect(build.settings) as wh:
+    with connect(build.settings, published=True) as wh:
         rows = wh.fetchall("select source_name, table_name, is_reconciled from audit.reconciliation")
     assert len(rows) == 20 and all(ok for _, _, ok in rows)
 
@@ -120,7 +120,7 @@ def test_quarantine_matches_the_generators_manifest(build):
     if not manifest_path.exists():
         pytest.fail("seeds/_manifest.json is missing: regenerate the sample with `make generate`")
     manifest = json.loads(manifest_path.read_text())
-    with connect(build.settings) as wh:
+    with connect(build.settings, published=True) as wh:
         got = {(s, t, f, int(r)): rule for s, t, f, r, rule in wh.fetchall(
             "select source_name, table_name, source_file, row_number, rule from audit.quarantine")}
     expected = {}
@@ -163,7 +163,7 @@ def test_duckdb_and_postgres_marts_identical(duckdb_build, postgres_build):
 def test_no_pii_reaches_the_marts(build):
     """Every string value of every mart against the raw PII values (emails, phones, contact and lead
     names, billing names). Rep names are allowed: dim_sales_reps.name is in the mart contract."""
-    with connect(build.settings) as wh:
+    with connect(build.settings, published=True) as wh:
         pii: set[str] = set()
         for table, cols in {"raw_crm.contacts": ["first_name", "last_name", "email", "phone"],
                             "raw_crm.leads": ["email"], "raw_crm.users": ["email"],

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from orchestration.assets.publishing import BUILD_COPY_KEY
 from orchestration.loading.contract import TableContract, load_contracts
 from orchestration.loading.loader import LEDGER_TABLE, LoadFailed, ensure_audit_schema, load_table
 from orchestration.resources import WarehouseResource
@@ -11,7 +12,8 @@ LOAD_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTI
 LEDGER_KEY = dg.AssetKey(["audit", "load_ledger"])
 
 
-@dg.asset(key=LEDGER_KEY, group_name="landing", description="The load ledger (audit.load_ledger): one row per landed file seen.")
+@dg.asset(key=LEDGER_KEY, group_name="landing", deps=[BUILD_COPY_KEY],
+          description="The load ledger (audit.load_ledger): one row per landed file seen.")
 def load_ledger(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as wh:
         ensure_audit_schema(wh)

@@ -1,0 +1,199 @@
+"""`make bench SCALE=<customers>`: time the warehouse the way a team runs it nightly.
+
+1. generate a landing folder (timed separately, not counted);
+2. a from-scratch build: load, dbt build, Python assets, total, rows per raw table, peak RSS of the
+   whole process tree (this process and dbt's);
+3. a nightly run after one more day of files lands; 4. a no-op nightly run (nothing new);
+5. the engine's floor: the compiled SQL of every dbt model run straight on DuckDB in dependency
+   order, and the ratio dbt build / floor.
+Prints a table, or JSON with --json. Figures only; no assertion on timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
+
+
+class TreeRssSampler:
+    """Peak resident memory of this process and all its descendants, sampled from /proc."""
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        self.interval_s, self.peak_bytes, self._stop = interval_s, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _tree_rss(root: int) -> int:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+                rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, IndexError, ValueError):
+                continue
+        total, todo = 0, [root]
+        while todo:
+            pid = todo.pop()
+            total += rss.get(pid, 0)
+            todo += children.get(pid, [])
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self._tree_rss(os.getpid()))
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> "TreeRssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def step_seconds(result) -> dict[str, float]:
+    """Wall time per phase from the Dagster run's step events."""
+    phases = {"load": 0.0, "dbt": 0.0, "python": 0.0, "publish": 0.0}
+    for ev in result.all_events:
+        if ev.event_type_value not in ("STEP_SUCCESS", "STEP_FAILURE"):
+            continue
+        seconds = (ev.event_specific_data.duration_ms or 0) / 1000
+        key = ev.step_key
+        if key.startswith(("crm__", "billing__", "finance__", "audit__")):
+            phases["load"] += seconds
+        elif key.startswith("warehouse_dbt_models"):
+            phases["dbt"] += seconds
+        elif key.startswith("publish"):
+            phases["publish"] += seconds
+        else:
+            phases["python"] += seconds
+    return phases
+
+
+def timed_run(settings: Settings) -> dict:
+    from orchestration.run import parse_dbt_project, run_pipeline
+
+    settings.apply_to_environ()
+    parse_dbt_project(settings)
+    started = time.perf_counter()
+    with TreeRssSampler() as sampler:
+        result = run_pipeline(settings, quiet=True)
+    figures = {k: round(v, 2) for k, v in step_seconds(result).items()}
+    figures.update(total_s=round(time.perf_counter() - started, 2), success=result.success,
+                   peak_rss_mb=round(sampler.peak_bytes / 2**20))
+    return figures
+
+
+def engine_floor(settings: Settings, work: Path) -> float:
+    """Seconds to run every model's compiled SQL straight on DuckDB, in dependency order."""
+    import duckdb
+
+    target = work / "floor_target"
+    env = {**os.environ, **settings.dbt_env()}
+    subprocess.run([str(Path(sys.executable).parent / "dbt"), "compile", "--project-dir", str(DBT_PROJECT_DIR),
+                    "--profiles-dir", str(PROJECT_ROOT), "--target-path", str(target), "--quiet"],
+                   env=env, check=True)
+    manifest = json.loads((target / "manifest.json").read_text())
+    models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+    order, seen = [], set()
+
+    def visit(uid: str) -> None:
+        if uid in seen or uid not in models:
+            return
+        seen.add(uid)
+        for dep in models[uid]["depends_on"]["nodes"]:
+            visit(dep)
+        order.append(uid)
+
+    for uid in sorted(models):
+        visit(uid)
+    floor_db = work / "floor" / settings.duckdb_path.name
+    floor_db.parent.mkdir(exist_ok=True)
+    shutil.copyfile(settings.duckdb_path, floor_db)
+    con = duckdb.connect(str(floor_db))
+    con.execute("set TimeZone = 'UTC'")
+    started = time.perf_counter()
+    for uid in order:
+        node = models[uid]
+        kind = "view" if node["config"]["materialized"] == "view" else "table"
+        relation = f'"{node["schema"]}"."{node["alias"]}"'
+        con.execute(f'create schema if not exists "{node["schema"]}"')
+        con.execute(f"create or replace {kind} {relation} as {node['compiled_code']}")
+    elapsed = time.perf_counter() - started
+    con.close()
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+
+    from orchestration.generate import main as generate_main
+
+    work = Path(tempfile.mkdtemp(prefix="warehouse-bench-"))
+    landing = work / "landing"
+    gen_args = ["--out", str(landing), "--customers", str(args.customers), "--start", "2023-01-01",
+                "--months", str(args.months), "--dirty-rate", "0.01", "--seed", "7"]
+    started = time.perf_counter()
+    generate_main(gen_args)
+    generation_s = time.perf_counter() - started
+
+    settings = replace(Settings.from_env(), landing_dir=landing, target="duckdb",
+                       duckdb_path=work / "warehouse" / "warehouse.duckdb")
+    os.environ["DAGSTER_HOME"] = str(work / "dagster_home")
+    report: dict = {"customers": args.customers, "months": args.months, "generation_s": round(generation_s, 2)}
+    report["full_build"] = timed_run(settings)
+    import duckdb
+
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        report["raw_rows"] = {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
+                              for s, t in con.execute(
+                                  "select table_schema, table_name from information_schema.tables "
+                                  "where table_schema like 'raw_%' order by 1, 2").fetchall()}
+    report["floor_s"] = round(engine_floor(settings, work), 2)
+    report["dbt_to_floor_ratio"] = round(report["full_build"]["dbt"] / report["floor_s"], 2) if report["floor_s"] else None
+    generate_main(gen_args + ["--extra-day"])
+    report["nightly_one_day"] = timed_run(settings)
+    report["nightly_noop"] = timed_run(settings)
+    report["nightly_to_full_ratio"] = round(report["nightly_one_day"]["total_s"] / report["full_build"]["total_s"], 3)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"\nBenchmark: {args.customers:,} customers, {args.months} months (generation {generation_s:.1f} s, not counted)")
+    print(f"{'run':<18}{'load s':>9}{'dbt s':>9}{'python s':>10}{'total s':>10}{'peak RSS MB':>13}")
+    for name in ("full_build", "nightly_one_day", "nightly_noop"):
+        r = report[name]
+        print(f"{name:<18}{r['load']:>9.1f}{r['dbt']:>9.1f}{r['python']:>10.1f}{r['total_s']:>10.1f}{r['peak_rss_mb']:>13,}")
+    print(f"engine floor (compiled SQL straight on DuckDB): {report['floor_s']:.1f} s; "
+          f"dbt build / floor = {report['dbt_to_floor_ratio']}")
+    print(f"nightly one-day run / full build = {report['nightly_to_full_ratio']}")
+    print("raw rows: " + ", ".join(f"{k} {v:,}" for k, v in report["raw_rows"].items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
