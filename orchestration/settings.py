@@ -74,5 +74,12 @@ class Settings:
             "DBT_INDIRECT_SELECTION": "buildable",
         }
 
+    def environ(self) -> dict[str, str]:
+        """Every variable a child process needs to see these settings (from_env reads them back)."""
+        return {**self.dbt_env(), "WAREHOUSE_LANDING_DIR": str(self.landing_dir),
+                "WAREHOUSE_DUCKDB_PATH": str(self.duckdb_path),
+                "WAREHOUSE_SCHEDULE_TIMEZONE": self.schedule_timezone,
+                "WAREHOUSE_CLV_DISCOUNT_RATE_ANNUAL": str(self.clv_discount_rate_annual)}
+
     def apply_to_environ(self) -> None:
         os.environ.update(self.dbt_env())

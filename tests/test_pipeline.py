@@ -24,8 +24,7 @@ SAMPLE = PROJECT_ROOT / "seeds"
 
 
 def run_warehouse(settings: Settings, tmp: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, **settings.dbt_env(), "WAREHOUSE_LANDING_DIR": str(settings.landing_dir),
-           "DAGSTER_HOME": str(tmp / "dagster_home")}
+    env = {**os.environ, **settings.environ(), "DAGSTER_HOME": str(tmp / "dagster_home")}
     (tmp / "dagster_home").mkdir(exist_ok=True)
     return subprocess.run([sys.executable, "-m", "orchestration.run"], env=env, capture_output=True, text=True,
                           cwd=PROJECT_ROOT, timeout=1800)
