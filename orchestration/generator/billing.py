@@ -131,15 +131,24 @@ def build_customers(W) -> None:
     f, l, fs, ls = names.people(rng, n)
     pname = names.cat(f, " ", l).astype(object)
     pemail = names.cat(fs, ".", ls, "@", names.DOMAINS[rng.integers(0, len(names.DOMAINS), n)]).astype(object)
+    # the customer's name is its billing contact's (a person: PII, like Stripe's cardholder / contact name)
     name = pname.copy()
     email = pemail.copy()
     ai = np.maximum(acc, 0)
-    name[has_acc] = A["name"][ai[has_acc]]
     pc = Cn["primary"][ai]
+    has_pc = has_acc & (pc >= 0)
+    name[has_pc] = Cn["full"][pc[has_pc]]
     use_c = has_acc & (pc >= 0)
     email[use_c] = Cn["email"][pc[use_c]]
     nc = has_acc & (pc < 0)
     email[nc] = names.cat("billing@", A["domain"][ai[nc]]).astype(object)
+    # never the same full name as a sales rep (rep names are allowed in the marts, customer names are not)
+    reps = set(W.info["users"]["name"].tolist())
+    clash = np.array([x in reps for x in name])
+    if clash.any():
+        initials = np.array(list("ABCDEFGHJKLMNPRSTW"))[rng.integers(0, 18, int(clash.sum()))]
+        parts = [x.split(" ", 1) for x in name[clash]]
+        name[clash] = np.array([f"{a} {i}. {b}" for (a, b), i in zip(parts, initials)], dtype=object)
     cur = np.concatenate([P["cur"], rng.integers(0, 3, stray)])
     created = np.concatenate([P["t_acq"], np.sort(rng.integers(W.T0 + DAY, W.T_last - 15 * DAY, stray))])
     crm_id = np.where(has_acc, A["id"][ai], "").astype(object)
@@ -233,6 +242,12 @@ def simulate_subs(W, rng, book, S, sub_events, collect):
     never = S["never"]
     p = 1 - (1 - S["hazard"]) ** iv
     n_per = rng.geometric(p)
+    force_unc = -1
+    if S.get("force_changes", False):       # one monthly subscription that ends with an unpaid 2nd invoice
+        c = np.flatnonzero((iv == 1) & (never == 0) & (anchor < W.T_last - 75 * DAY))
+        if len(c):
+            force_unc = int(c[len(c) // 2])
+            n_per[force_unc] = 2
     n_cap = (np.maximum(T_end - anchor, 0) // (iv * 28 * DAY)) + 2
     n_eff = np.minimum(n_per, n_cap)
     n_eff[never > 0] = 0
@@ -253,8 +268,19 @@ def simulate_subs(W, rng, book, S, sub_events, collect):
     qty[:, 0], tier[:, 0] = S["qty"], S["tier"]
     pu = 1 - (1 - 0.035) ** iv
     pd_ = 1 - (1 - 0.015) ** iv
+    # guarantee one mid-period upgrade and one mid-period downgrade (prorations) at any scale
+    forced = []
+    if S.get("force_changes", False) and K > 1:
+        cand = np.flatnonzero(valid[:, 1] & (iv == 1) & (never == 0))
+        f_up = cand[:1]
+        f_dn = cand[(S["qty"][cand] >= 3) & ~np.isin(cand, f_up)][:1]
+        forced = [(f_up, 0), (f_dn, 1)]
     for k in range(1, K):
         u, u2, u3, f1, f2 = rng.random(n), rng.random(n), rng.random(n), rng.uniform(1.1, 1.6, n), rng.uniform(0.1, 0.4, n)
+        if k == 1:
+            for f, direction in forced:
+                u[f] = 0.0 if direction == 0 else pu[f] + 1e-9
+                u2[f] = u3[f] = 0.99
         q, t = qty[:, k - 1].copy(), tier[:, k - 1].copy()
         up = u < pu
         dn = (u >= pu) & (u < pu + pd_)
@@ -270,6 +296,8 @@ def simulate_subs(W, rng, book, S, sub_events, collect):
         ev[:, k] = np.where(t_up | (q > qty[:, k - 1]), 1, np.where(t_dn | (q < qty[:, k - 1]), 2, 0))
         tdown[:, k] = t_dn
     mid = (ev > 0) & ~tdown & (rng.random((n, K)) < 0.6) & valid
+    for f, _ in forced:
+        mid[f, 1] = (ev[f, 1] > 0) & valid[f, 1]
     ev[~valid] = 0
     frac_at = rng.uniform(0.1, 0.9, (n, K))
 
@@ -288,6 +316,8 @@ def simulate_subs(W, rng, book, S, sub_events, collect):
     rows = np.arange(n)
     mode = choice_idx(rng, [0.75, 0.07, 0.18], n)       # 0 cancel at period end, 1 immediate, 2 involuntary
     mode[~final] = -1
+    if force_unc >= 0 and final[force_unc]:
+        mode[force_unc] = 2                            # at least one involuntary churn (uncollectible invoice)
     pl, pel = P[rows, kl], PE[rows, kl]
     plen = pel - pl
     canceled_at = np.full(n, NULL, dtype=np.int64)
@@ -302,6 +332,8 @@ def simulate_subs(W, rng, book, S, sub_events, collect):
     m2 = mode == 2
     t_unc = pl + HOUR + 22 * DAY
     unpaid = m2 & (rng.random(n) < 0.3)
+    if force_unc >= 0:
+        unpaid[force_unc] = False
     canceled_at[m2 & ~unpaid] = t_unc[m2 & ~unpaid]
     ended_at[m2 & ~unpaid] = t_unc[m2 & ~unpaid]
     # never-paid subscriptions
@@ -332,7 +364,7 @@ def simulate_subs(W, rng, book, S, sub_events, collect):
         u_ = W.info["catalog"]["unit"][pr]
         _line(book, inv[ob], -1, pr, 1, 1, u_, 0, False, P[vi[ob], 0], P[vi[ob], 0], D_ONEOFF)
     # void duplicates of a few renewal invoices
-    dup = pick_masked(rng, vk > 0, 0.004, 0)
+    dup = pick_masked(rng, vk > 0, 0.004, 1 if S.get("force_changes", False) else 0)
     if len(dup):
         di = _inv(book, kind=K_VOIDDUP, cust=S["cust"][vi[dup]], sub=S["sid"][vi[dup]], cur=S["cur"][vi[dup]],
                   created=P[vi[dup], vk[dup]] + 300, p_start=P[vi[dup], vk[dup]], p_end=PE[vi[dup], vk[dup]],
@@ -414,17 +446,18 @@ def simulate_subs(W, rng, book, S, sub_events, collect):
                            ev_t=np.concatenate(ev_t), ev_st=np.concatenate(ev_st)))
 
     # ---- facts for the CRM: renewals of annual subscriptions, paid spans
-    ann = S["icode"] == 2
+    ann = S["icode"] >= 1          # quarterly and annual contracts get renewal opportunities
     ri, rk = np.nonzero(valid & (kk[None, :] >= 1) & ann[:, None])
     collect["ren"].append(dict(cust=S["cust"][ri], t=P[ri, rk], outcome=np.zeros(len(ri), np.int64),
-                               amount=amt[ri, rk], cur=S["cur"][ri]))
+                               amount=amt[ri, rk] * (12 // iv[ri]), iv=iv[ri]))
     lost = np.flatnonzero(ann & final & (mode != 1))
-    collect["ren"].append(dict(cust=S["cust"][lost], t=pel[lost] - rng.integers(5 * DAY, 30 * DAY, len(lost)),
-                               outcome=np.ones(len(lost), np.int64), amount=amt[lost, kl[lost]], cur=S["cur"][lost]))
+    collect["ren"].append(dict(cust=S["cust"][lost], t=pel[lost] - rng.integers(5 * DAY, 30 * DAY, len(lost)) // (12 // iv[lost]),
+                               outcome=np.ones(len(lost), np.int64), amount=amt[lost, kl[lost]] * (12 // iv[lost]),
+                               iv=iv[lost]))
     live = np.flatnonzero(ann & ~final & (nv > 0) & (never == 0))
     nxt = PE[live, kl[live]]
     collect["ren"].append(dict(cust=S["cust"][live], t=nxt, outcome=np.full(len(live), 2, np.int64),
-                               amount=amt[live, kl[live]], cur=S["cur"][live]))
+                               amount=amt[live, kl[live]] * (12 // iv[live]), iv=iv[live]))
     end_t = np.where(final, np.where(ended_at != NULL, ended_at, t_unc), T_end)
     paid = (nv > 0) & (never == 0)
     collect["span"].append(dict(cust=S["cust"][paid], t0=anchor[paid], t1=np.minimum(end_t[paid], T_end),
@@ -443,7 +476,11 @@ def _sub_attrs(W, rng, cust, start, seg, crm, cur, never, first=True):
     icode = np.where(seg == 0, choice_idx(rng, [0.75, 0.10, 0.15], n),
                      np.where(seg == 1, choice_idx(rng, [0.45, 0.20, 0.35], n), choice_idx(rng, [0.10, 0.20, 0.70], n)))
     icode[~crm] = np.where(rng.random(int((~crm).sum())) < 0.85, 0, 2)
-    hazard = np.array([0.035, 0.018, 0.008])[seg]
+    # heterogeneous churn: each subscription's monthly churn probability ~ Beta with the segment's mean
+    # (the shifted-beta-geometric story: retention improves with tenure as the churn-prone leave first)
+    mean_h = np.array([0.035, 0.025, 0.015])[seg]
+    a_h = 0.35
+    hazard = np.clip(rng.beta(a_h, a_h * (1 - mean_h) / mean_h), 1e-4, 0.6)
     trial_p = np.where(~crm, 0.7, np.array([0.25, 0.10, 0.0])[seg])
     trial = (rng.random(n) < trial_p) if first else np.zeros(n, bool)
     trial[never == 1] = True
@@ -489,6 +526,14 @@ def build_subscriptions(W, book) -> None:
     start_all = np.concatenate([pre_start, start0])
     nk_all = np.concatenate([np.full(len(pre_cust), 2), nk])
     S = _sub_attrs(W, rng, cust_all, start_all, P["seg"][cust_all], P["crm"][cust_all], P["cur"][cust_all], nk_all)
+    # at any scale: an early quarterly and an early annual CRM subscription (renewals, multi-month service periods)
+    early = np.flatnonzero(P["crm"][cust_all] & (nk_all == 0))
+    early = early[np.argsort(start_all[early], kind="stable")]
+    for i, code in zip(early[2:4], (1, 2)):
+        S["icode"][i] = code
+        S["trial_days"][i] = 0
+        S["hazard"][i] = 0.005
+    S["force_changes"] = True
     S["sid"] = new_ids(len(cust_all))
     churned, end_t, lq, lt = simulate_subs(W, rng, book, S, sub_events, collect)
     # reactivations: some churned subscribers come back with a new subscription
@@ -549,6 +594,14 @@ def build_oneoffs(W, book) -> None:
     oc = np.flatnonzero(P["kind"] == 1)
     lam = rng.gamma(2.0, 0.25, len(oc)) / (30.4 * DAY)       # purchases per second
     drop = rng.beta(1.0, 4.0, len(oc))
+    if len(oc):                                               # the earliest one-off buyer is a loyal repeat buyer
+        e = int(np.argmin(P["t_acq"][oc]))
+        lam[e], drop[e] = 1.0 / (12 * DAY), 0.0
+    # spend heterogeneity across buyers (Gamma-Gamma): a favourite product and a quantity scale per customer
+    fav = choice_idx(rng, [0.0, 0.15, 0.03, 0.30, 0.45, 0.07], len(oc))
+    scale = rng.gamma(3.0, 1.0 / 3.0, len(oc))
+    pos_of = np.full(P["n"], -1, dtype=np.int64)
+    pos_of[oc] = np.arange(len(oc))
     times, custs = [], []
     t = P["t_acq"][oc] + rng.integers(60, 2 * HOUR, len(oc))
     alive = t < T_end
@@ -584,10 +637,15 @@ def build_oneoffs(W, book) -> None:
     m = len(li)
     launched = t_all[li] >= C["t_launch"]
     prod = choice_idx(rng, [0.0, 0.15, 0.03, 0.30, 0.45, 0.07], m)
+    ci = pos_of[c_all[li]]
+    loyal = (ci >= 0) & (rng.random(m) < 0.7)
+    prod[loyal] = fav[ci[loyal]]
     prod[(prod == OT_PREMIUM) & ~launched] = OT_TEMPL
     second = group_arange(nl) == 1
     prod[second & (prod == OT_TEMPL)] = OT_CONSULT
     qty = np.where(prod == OT_TEMPL, rng.integers(1, 4, m), np.where(prod == OT_CONSULT, rng.integers(2, 11, m), 1))
+    qs = np.where(ci >= 0, scale[np.maximum(ci, 0)], 1.0)
+    qty = np.where(np.isin(prod, [OT_TEMPL, OT_CONSULT]), np.maximum(1, np.round(qty * qs)), qty).astype(np.int64)
     pr = ot_idx(W, prod, cur[li])
     gross = C["unit"][pr] * qty
     d = np.where(rng.random(m) < 0.1, rng.choice([0.1, 0.2], m), 0.0)
@@ -660,8 +718,15 @@ def finalize_invoices(W, book) -> None:
     m = pay_kinds & card & (nf < 4)
     t_paid[m] = att0[m] + OFF[nf[m]] + 120
     t_paid[m & sepa] += 3 * DAY
-    send = pay_kinds & ~card
     send_delay = (lognormal_days(rng, n, 12, 0.7, 1, 75) * DAY).astype(np.int64)
+    # at least one invoice is still open (unpaid, sent on terms) at the end of the data
+    fo = np.flatnonzero((kind == K_PERIOD) & card & (nf == 0) & (total > 0) & (created > W.T_last - 10 * DAY)
+                        & (created < W.T_last - 2 * HOUR))
+    if len(fo):
+        card[fo[-1]] = False
+        sepa[fo[-1]] = False
+        send_delay[fo[-1]] = 45 * DAY
+    send = pay_kinds & ~card
     t_paid[send] = fin[send] + send_delay[send]
     zero = (total == 0) & ~np.isin(kind, [K_VOIDDUP, K_INCOMPLETE, K_DELDRAFT, K_PENDDRAFT])
     t_paid[zero] = created[zero] + 60
@@ -805,7 +870,7 @@ def finalize_invoices(W, book) -> None:
 
     # ---- refunds
     cand = np.flatnonzero(succeeded & ~c_late)
-    r = pick(rng, len(cand), 0.03, 2)
+    r = pick(rng, len(cand), 0.03, 12)
     ri = cand[r]
     k = len(ri)
     delay = (lognormal_days(rng, k, 8, 0.9, 0.1, 90) * DAY).astype(np.int64)
@@ -817,6 +882,7 @@ def finalize_invoices(W, book) -> None:
     ri, r_t = ri[keep], r_t[keep]
     k = len(ri)
     partial = rng.random(k) < 0.4
+    partial[:2] = True
     r_amt = np.where(partial, np.maximum(1, np.round(c_amt[ri] * rng.uniform(0.1, 0.9, k))).astype(np.int64), c_amt[ri])
     r_st = choice_idx(rng, [0.9, 0.04, 0.06], k)   # 0 succeeded, 1 failed, 2 pending -> succeeded
     if k >= 3:

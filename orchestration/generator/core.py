@@ -113,7 +113,8 @@ def make_ids(prefix: str, counters, width: int = 14, mult: int = 0x5DEECE66D, sa
 def make_sf_ids(prefix: str, counters) -> np.ndarray:
     """Salesforce-like 15-char ids: 3-char key prefix + '5e0' + 9 base62 digits."""
     c = np.asarray(counters, dtype=np.int64)
-    return np.char.add(prefix + "5e0", _encode((c * 3_700_000_001 + 62**8 + 0x5BD1E995) % 62**9, 9, _ALPHA))
+    off = zlib.crc32(prefix.encode()) * 1_000_003
+    return np.char.add(prefix + "5e0", _encode((c * 3_700_000_001 + 62**8 + off) % 62**9, 9, _ALPHA))
 
 
 # ---------------------------------------------------------------- time helpers

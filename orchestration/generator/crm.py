@@ -72,9 +72,20 @@ def build_users(W) -> None:
         role.append(r); team.append(t); mgr.append(m); hire.append(int(h)); leave.append(int(lv))
         return len(role) - 1
 
-    head = add("manager", -1, -1, T0 - 1400 * DAY)
+    # one manager per region (the first one heads sales); reps report to their region's manager
+    regions = sorted({r for r, _ in teams})
+    team_mgr = np.zeros(len(teams), dtype=np.int64)
+    head = -1
+    for r in regions:
+        ti0 = min(i for i, t in enumerate(teams) if t[0] == r)
+        mg = add("manager", ti0, head, T0 - int(rng.integers(300, 1400)) * DAY)
+        if head < 0:
+            head = mg
+        for i, t in enumerate(teams):
+            if t[0] == r:
+                team_mgr[i] = mg
     for ti in range(len(teams)):
-        m = add("manager", ti, head, T0 - int(rng.integers(300, 1300)) * DAY)
+        m = int(team_mgr[ti])
         for _ in range(n_sdr):
             add("sdr", ti, m, T0 - int(rng.integers(30, 900)) * DAY)
         for _ in range(n_ae):
@@ -110,14 +121,14 @@ def build_users(W) -> None:
     xs = np.flatnonzero((team == len(teams) - 1) & (role == "sdr") & (leave == BIG) & (hire < T0))
     x_leaver = xs[-1] if len(xs) else None
 
-    region = np.array([teams[t][0] if t >= 0 else 0 for t in team])
+    region = np.array([teams[t][0] for t in team])
     tz = _tz(rng, region)
     f, l, fs, ls = names.people(rng, n)
     uname = names.cat(f, " ", l).astype(object)
     email = names.cat(fs, ".", ls, np.arange(n).astype(str), "@", USER_DOMAIN).astype(object)
     rec = W.recs("crm.users", n)
     uid = make_sf_ids("005", rec)
-    team_str = np.array(["leadership"] + team_names, dtype=object)[team + 1]
+    team_str = np.array(team_names, dtype=object)[team]
     mgr_id = np.where(mgr >= 0, uid[np.maximum(mgr, 0)], "").astype(object)
     hired_day = to_days(hire)
 
@@ -129,7 +140,7 @@ def build_users(W) -> None:
     # transfer (team change)
     tb = {k: v[[sdr0]] for k, v in base.items()}
     tb["team"] = np.array([team_names[1]], dtype=object)
-    tb["manager_id"] = uid[[np.flatnonzero((team == 1) & (role == "manager"))[0]]].astype(object)
+    tb["manager_id"] = uid[[team_mgr[1]]].astype(object)
     W.add("crm.users", rec[[sdr0]], t_transfer, tz=tz[[sdr0]], is_active=1, **tb)
     if x_leaver is not None:
         xb = {k: v[[x_leaver]] for k, v in base.items()}
@@ -143,10 +154,11 @@ def build_users(W) -> None:
     a_to = list(leave) + [leave[sdr0]]
     a_to[sdr0] = t_transfer
     W.info["users"] = dict(id=uid, role=role, team=team, hire=hire, leave=leave, no_quota=no_quota,
-                           quota_cur=quota_cur, tz=tz, teams=teams, team_names=team_names, n=n,
+                           quota_cur=quota_cur, tz=tz, teams=teams, team_names=team_names, n=n, team_mgr=team_mgr,
+                           name=uname,
                            a_user=np.array(a_user), a_team=np.array(a_team), a_from=np.array(a_from, dtype=np.int64),
                            a_to=np.array(a_to, dtype=np.int64), a_role=role[np.array(a_user)])
-    log(f"crm.users: {n} users in {len(teams)} teams ({n_ae}+1 AEs, {n_sdr} SDRs per team)")
+    log(f"crm.users: {n} users in {len(teams)} teams ({len(regions)} managers, {n_ae}+1 AEs, {n_sdr} SDRs per team)")
 
 
 def team_for(W, region, segment):
@@ -180,8 +192,7 @@ def pick_owner(W, rng, team, t, roles):
         ch = np.argmax(np.cumsum(act, 1) > r[:, None], axis=1)
         res = cu[ch]
         if (cnt == 0).any():  # nobody in that role: fall back to the team's manager
-            mgr = np.flatnonzero((U["team"] == tm) & (U["role"] == "manager"))[0]
-            res[cnt == 0] = mgr
+            res[cnt == 0] = U["team_mgr"][tm]
         out[sel] = res
     return out
 
@@ -209,7 +220,7 @@ def build_plan(W) -> None:
     ci = np.flatnonzero(crm)
     n1 = len(ci)
     n2 = max(1, round(0.05 * n1))
-    n3 = max(2, round(1.1 * (n1 + n2)))
+    n3 = max(2, round(1.0 * (n1 + n2)))
     n4 = max(3, round(0.12 * (n1 + n2)))
     grp = np.concatenate([np.zeros(n1), np.ones(n2), np.full(n3, 2), np.full(n4, 3)]).astype(np.int64)
     nA = len(grp)
@@ -357,7 +368,8 @@ def build_contacts(W) -> None:
     W.add("crm.contacts", rec[xc], W.T_last + rng.integers(HOUR, 20 * HOUR, len(xc)), tz=tz[xc], **b)
     primary = np.full(nA, -1, dtype=np.int64)
     primary[acc[j == 0]] = np.flatnonzero(j == 0)
-    W.info["contacts"] = dict(id=cid, acc=acc, primary=primary, email=email, first_s=fs, last_s=ls)
+    W.info["contacts"] = dict(id=cid, acc=acc, primary=primary, email=email, first_s=fs, last_s=ls,
+                              full=names.cat(f, " ", l))
     log(f"crm.contacts: {n} contacts, {len(up)} updated, {len(dele)} deleted")
 
 
@@ -527,26 +539,29 @@ def build_opportunities(W) -> None:
         parts.append(dict(acc=acc, created=created, close=close, outcome=np.zeros(k, np.int64), start=np.ones(k, np.int64),
                           amount=np.maximum(100, np.round(ch["d_mrr"][sel] * 12)).astype(np.int64),
                           owner=owner_at(acc, created), type=np.ones(k, np.int64), lead_src=np.full(k, -1)))
-        if sp:
-            crm_sp = np.flatnonzero(acc_of_cust[sp["cust"]] >= 0)
-            kl = max(1, round(0.3 * k))
-            if len(crm_sp):
-                j = crm_sp[rng.integers(0, len(crm_sp), kl)]
-                acc = acc_of_cust[sp["cust"][j]]
-                created = sp["t0"][j] + ((sp["t1"][j] - sp["t0"][j]) * rng.random(kl)).astype(np.int64)
-                close = created + rng.integers(20 * DAY, 60 * DAY, kl)
-                parts.append(dict(acc=acc, created=created, close=close, outcome=np.where(close > T_end, 2, 1),
-                                  start=np.ones(kl, np.int64),
-                                  amount=np.maximum(100, np.round(sp["mrr"][j] * 12 * rng.uniform(0.2, 0.6, kl))).astype(np.int64),
-                                  owner=owner_at(acc, created), type=np.ones(kl, np.int64), lead_src=np.full(kl, -1)))
-    # ---- renewals of annual subscriptions
+    else:
+        k = 0
+    crm_sp = np.flatnonzero((acc_of_cust[sp["cust"]] >= 0) & (sp["t0"] < W.T_last - 15 * DAY)) if sp else np.zeros(0, np.int64)
+    if len(crm_sp):   # expansion talks that did not (or not yet) close
+        kl = max(1, round(0.3 * k))
+        j = crm_sp[rng.integers(0, len(crm_sp), kl)]
+        acc = acc_of_cust[sp["cust"][j]]
+        hi_t = np.maximum(np.minimum(sp["t1"][j], W.T_last - 10 * DAY), sp["t0"][j] + HOUR)
+        created = sp["t0"][j] + ((hi_t - sp["t0"][j]) * rng.random(kl)).astype(np.int64)
+        close = created + rng.integers(20 * DAY, 60 * DAY, kl)
+        parts.append(dict(acc=acc, created=created, close=close, outcome=np.where(close > T_end, 2, 1),
+                          start=np.ones(kl, np.int64),
+                          amount=np.maximum(100, np.round(sp["mrr"][j] * 12 * rng.uniform(0.2, 0.6, kl))).astype(np.int64),
+                          owner=owner_at(acc, created), type=np.ones(kl, np.int64), lead_src=np.full(kl, -1)))
+    # ---- renewals of quarterly and annual subscriptions
     rn = W.info.get("ren") or {}
     if rn:
         sel = acc_of_cust[rn["cust"]] >= 0
         acc = acc_of_cust[rn["cust"][sel]]
         t, oc = rn["t"][sel], rn["outcome"][sel]
+        lead_days = np.where(rn["iv"][sel] >= 12, 75, 40) * DAY
         close = np.where(oc == 0, t - rng.integers(0, 10 * DAY, len(t)), t)
-        created = np.maximum(t - 75 * DAY, A["created"][acc] + DAY)
+        created = np.maximum(t - lead_days, A["created"][acc] + DAY)
         created = np.minimum(created, close - HOUR)
         keep = created <= T_end - HOUR
         acc, close, created, oc, amount = acc[keep], close[keep], created[keep], oc[keep], rn["amount"][sel][keep]
@@ -634,16 +649,37 @@ def build_opportunities(W) -> None:
                  name=names_, type=np.array(["new_business", "expansion", "renewal"], dtype=object)[O["type"]],
                  lead_source=np.where(O["lead_src"] >= 0, np.array(LEAD_SOURCES, dtype=object)[np.maximum(O["lead_src"], 0)], "").astype(object),
                  currency=CURRENCIES_UP[A["cur"][O["acc"]]].astype(object), created_at=created)
+    # owners who leave while the opportunity is open hand it over the next day (a reassignment version)
+    owner = O["owner"].copy()
+    t_re = U["leave"][owner] + DAY
+    re = np.flatnonzero((t_re < np.minimum(close, T_end)) & (t_re > created) & ~deleted & (outcome <= 2))
+    new_owner = owner.copy()
+    if len(re):
+        new_owner[re] = pick_owner(W, rng, A["team"][O["acc"][re]], t_re[re], ["ae"])
+    v_owner = np.where(ht >= t_re[hi], new_owner[hi], owner[hi])
+    obase_h = {k: v[hi] for k, v in obase.items()}
+    obase_h["owner_id"] = U["id"][v_owner].astype(object)
     W.add("crm.opportunities", rec[hi], ht + rng.integers(30, 300, nh), tz=tz[hi],
           stage_name=hbase["stage_name"], amount=h_amt, probability=prob, close_date=cdate,
-          is_closed=is_closed.astype(np.int8), is_won=(hs == 5).astype(np.int8), **{k: v[hi] for k, v in obase.items()})
+          is_closed=is_closed.astype(np.int8), is_won=(hs == 5).astype(np.int8), **obase_h)
+    if len(re) and nh:
+        K = np.int64(2**32)
+        keys = hi.astype(np.int64) * K + ht           # sorted: history rows are ordered by (opp, time)
+        pos = np.searchsorted(keys, re.astype(np.int64) * K + t_re[re]) - 1
+        ok = (pos >= 0) & (hi[np.maximum(pos, 0)] == re)
+        re, pos = re[ok], pos[ok]
+        rb = {k: v[re] for k, v in obase.items()}
+        rb["owner_id"] = U["id"][new_owner[re]].astype(object)
+        W.add("crm.opportunities", rec[re], t_re[re], tz=tz[re], stage_name=hbase["stage_name"][pos], amount=h_amt[pos],
+              probability=prob[pos], close_date=cdate[pos], is_closed=0, is_won=0, **rb)
     # deletion of the duplicates: the full last row with _is_deleted
     last = np.r_[hi[1:] != hi[:-1], True] if nh else np.zeros(0, bool)
     dl = np.flatnonzero(last & deleted[hi])
     W.add("crm.opportunities", rec[hi[dl]], t_del[hi[dl]], deleted=True, tz=tz[hi[dl]],
           stage_name=hbase["stage_name"][dl], amount=h_amt[dl], probability=prob[dl], close_date=cdate[dl],
           is_closed=0, is_won=0, **{k: v[hi[dl]] for k, v in obase.items()})
-    W.info["opps"] = dict(id=oid, acc=O["acc"], created=created, close=close, outcome=outcome, owner=O["owner"],
+    final_owner = np.where(close >= t_re, new_owner, owner)
+    W.info["opps"] = dict(id=oid, acc=O["acc"], created=created, close=close, outcome=outcome, owner=final_owner,
                           deleted=deleted, type=O["type"], amount=final, cur=A["cur"][O["acc"]], n=n)
     log(f"crm.opportunities: {n} ({int((outcome == 0).sum())} won, {int((outcome == 1).sum())} lost, "
         f"{int((outcome == 2).sum())} open, {int(deleted.sum())} deleted), {nh} stage history rows")
@@ -657,7 +693,7 @@ def build_activities(W) -> None:
     # (a) lead activities: first response (logged, completed), then follow-ups
     tl = np.flatnonzero(L["touched"])
     end = np.where(L["fate"][tl] == 3, L["conv"][tl], np.where(L["t_out"][tl] != NULL, L["t_out"][tl], L["t1"][tl] + 30 * DAY))
-    k = 1 + rng.poisson(1.2, len(tl))
+    k = 1 + rng.poisson(0.8, len(tl))
     li = np.repeat(tl, k)
     j = group_arange(k)
     e = np.repeat(end, k)
@@ -668,7 +704,7 @@ def build_activities(W) -> None:
     # (b) opportunity activities
     live = np.flatnonzero(~O["deleted"])
     dur = np.maximum(O["close"][live] - O["created"][live], HOUR)
-    k = 1 + rng.poisson(np.minimum(dur / DAY / 8.0, 10.0))
+    k = 1 + rng.poisson(np.minimum(dur / DAY / 14.0, 7.0))
     oi = np.repeat(live, k)
     fr = rng.random(len(oi))
     t = O["created"][oi] + (np.repeat(dur, k) * fr).astype(np.int64)
@@ -697,6 +733,15 @@ def build_activities(W) -> None:
     X = {k: v[o] for k, v in X.items()}
     n = len(X["at"])
     at = X["at"]
+    gone = np.flatnonzero((U["leave"][X["owner"]] <= at) | (U["hire"][X["owner"]] > at))
+    if len(gone):
+        ow = X["owner"][gone]
+        team = U["team"][ow]
+        newo = np.empty(len(gone), dtype=np.int64)
+        for role in np.unique(U["role"][ow]):
+            sel = U["role"][ow] == role
+            newo[sel] = pick_owner(W, rng, team[sel], at[gone][sel], [role])
+        X["owner"][gone] = newo
     logged = X["forced"] | (rng.random(n) < 0.4)
     t_sched = np.maximum(at - rng.integers(HOUR, 7 * DAY, n), X["parent"] + 60)
     t_sched = np.minimum(t_sched, at)
@@ -803,7 +848,7 @@ def build_csat(W) -> None:
     a_i = P["acc"][sp["cust"]]
     ok = np.flatnonzero(a_i >= 0)
     months = np.maximum(sp["t1"][ok] - sp["t0"][ok], 0) / (30.4 * DAY)
-    k = rng.poisson(months * 0.12)
+    k = rng.poisson(months * 0.2)
     si = np.repeat(ok, k)
     acc = a_i[si]
     t = sp["t0"][si] + ((sp["t1"][si] - sp["t0"][si]) * rng.random(len(si))).astype(np.int64)

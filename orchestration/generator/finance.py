@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import DAY, HOUR, NULL, choice_idx, month_index, month_start_epoch, pick, pick_masked, to_days, log
+from .core import DAY, HOUR, month_index, month_start_epoch, pick_masked, to_days, log
 
 # channel, campaign, currency (0 USD, 1 EUR, 2 GBP), weight within channel, lumpy (events)
-CAMPAIGNS = [("paid_search", "google_brand", 0, 0.25, False), ("paid_search", "google_nonbrand", 0, 0.45, False),
-             ("paid_search", "bing_search", 0, 0.10, False), ("paid_search", "google_emea", 1, 0.20, False),
-             ("paid_social", "linkedin_abm", 0, 0.50, False), ("paid_social", "meta_retargeting", 0, 0.25, False),
-             ("paid_social", "linkedin_uk", 2, 0.25, False),
-             ("email", "newsletter", 0, 0.4, False), ("email", "nurture_sequences", 0, 0.6, False),
+CAMPAIGNS = [("paid_search", "google_brand", 0, 0.30, False), ("paid_search", "google_nonbrand", 0, 0.50, False),
+             ("paid_search", "google_emea", 1, 0.20, False),
+             ("paid_social", "linkedin_abm", 0, 0.70, False), ("paid_social", "linkedin_uk", 2, 0.30, False),
+             ("email", "nurture_sequences", 0, 1.0, False),
              ("events", "trade_shows", 0, 0.7, True), ("events", "field_events_emea", 1, 0.3, True)]
 CHANNEL_SHARE = {"paid_search": 0.40, "paid_social": 0.25, "email": 0.05, "events": 0.30}
 FX0 = np.array([1.0, 1.09, 1.27])
@@ -27,7 +26,7 @@ def _holiday(days):
 
 def build_fx(W) -> None:
     rng = W.rng("fx")
-    d0 = int(to_days(np.array([W.T0]))[0]) - 12
+    d0 = int(to_days(month_start_epoch(month_index(np.array([W.T0]))))[0]) - 12
     d1 = int(to_days(np.array([W.T_end]))[0])
     days = np.arange(d0, d1 + 1)
     dow = (days + 3) % 7                    # 1970-01-01 was a Thursday -> Monday = 0

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import io
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .core import DAY, HOUR, NULL, iso_utc, log, make_ids, make_sf_ids
-from .schema import LOAD_COLS, TABLES, Table, dirty_classes
+from .schema import TABLES, Table, dirty_classes
 
 ID_GEN = {"crm.users": ("sf", "005"), "crm.accounts": ("sf", "001"), "crm.contacts": ("sf", "003"),
           "crm.leads": ("sf", "00Q"), "crm.opportunities": ("sf", "006"), "crm.opportunity_history": ("sf", "008"),
@@ -49,6 +47,8 @@ def _offset_str(tz_min: np.ndarray) -> np.ndarray:
 
 def fmt_dec(v: np.ndarray, digits: int) -> np.ndarray:
     v = np.asarray(v, dtype=np.int64)
+    if len(v) == 0:
+        return np.zeros(0, dtype=object)
     q = 10**digits
     a = np.abs(v)
     s = np.char.add(np.char.add((a // q).astype(str), "."), np.char.zfill((a % q).astype(str), digits))
@@ -60,6 +60,8 @@ def fmt_values(kind: str, v: np.ndarray, tz: np.ndarray | None = None) -> np.nda
     if kind == "str":
         return np.asarray(v, dtype=object)
     v = np.asarray(v)
+    if len(v) == 0:
+        return np.zeros(0, dtype=object)
     if kind == "bool":
         return np.where(v == 1, "true", np.where(v == 0, "false", "")).astype(object)
     null = v == NULL
@@ -116,7 +118,12 @@ class Prepared:
         return int(self.starts[b + 1] - self.starts[b])
 
     def has(self, rec, b) -> np.ndarray:
-        return np.isin(np.asarray(rec) * (self.n_main + 2) + np.asarray(b), self.present)
+        """Whether record `rec` already has a row in batch `b` (vectorised; `present` is sorted)."""
+        code = np.asarray(rec, dtype=np.int64) * (self.n_main + 2) + np.asarray(b, dtype=np.int64)
+        if len(self.present) == 0:
+            return np.zeros(code.shape, dtype=bool)
+        i = np.minimum(np.searchsorted(self.present, code), len(self.present) - 1)
+        return self.present[i] == code
 
 
 def prepare(W, fqn: str) -> Prepared:
@@ -174,7 +181,7 @@ class DirtyPlan:
         self.src, self.target, self.pos, self.rule, self.col = [], [], [], [], []
         self.patches = []     # (dirty indices, column, values)
         self.n = 0
-        self.fresh_ids = {}   # dirty index -> new record counter (orphans)
+        self.dropped = set()  # dirty indices given up (their key would collide with another dirty row)
 
     def add(self, src, target, pos, rule, col=""):
         k = len(src)
@@ -192,9 +199,12 @@ class DirtyPlan:
             self.patches.append((np.asarray(idx), col, np.asarray(values, dtype=object)))
 
     def arrays(self):
+        """(src, target, pos, rule, col); dropped rows have target -1."""
         cat = lambda x, dt: np.concatenate(x) if x else np.zeros(0, dtype=dt)
-        return (cat(self.src, np.int64), cat(self.target, np.int64), cat(self.pos, float), cat(self.rule, object),
-                cat(self.col, object))
+        target = cat(self.target, np.int64)
+        if self.dropped:
+            target[np.array(sorted(self.dropped))] = -1
+        return (cat(self.src, np.int64), target, cat(self.pos, float), cat(self.rule, object), cat(self.col, object))
 
 
 def _choose_col(rng, masks: dict):
@@ -209,12 +219,19 @@ def _choose_col(rng, masks: dict):
 
 
 def plan_dirty(W, P: Prepared, counts: dict, mode: str, rng, plan: DirtyPlan, orphan_base: int) -> None:
+    first = plan.n
+    _plan_dirty(W, P, counts, mode, rng, plan, orphan_base)
+    drop_key_collisions(P, plan, first)
+
+
+def _plan_dirty(W, P: Prepared, counts: dict, mode: str, rng, plan: DirtyPlan, orphan_base: int) -> None:
     t, R, nb = P.t, P.R, P.n_main
     d = t.dirty
     n = len(R)
     alive = ~R["_del"].to_numpy()
     b = P.batch
-    used_rec = np.zeros(int(P.rec.max()) + 1 if n else 1, dtype=bool)   # each record is corrupted at most once
+    nbk = nb + 2
+    taken = np.zeros(0, dtype=np.int64)   # (record, batch) codes already holding a dirty copy
     src_cur = "upper" if t.source != "billing" else "lower"
     kinds = dict(t.columns)
 
@@ -258,7 +275,7 @@ def plan_dirty(W, P: Prepared, counts: dict, mode: str, rng, plan: DirtyPlan, or
                 masks[c] = m
         rows, cols = _choose_col(rng, masks)
         # ---- placement
-        rows_ok = ~used_rec[P.rec[rows]]
+        rows_ok = np.ones(len(rows), dtype=bool)
         if mode == "main":
             if cls in ("duplicate_key", "missing_primary_key", "orphan"):
                 rows_ok &= b[rows] < nb
@@ -273,30 +290,39 @@ def plan_dirty(W, P: Prepared, counts: dict, mode: str, rng, plan: DirtyPlan, or
         if not len(rows):
             log(f"  {t.fqn}: no candidate rows for {cls}")
             continue
-        perm = rng.permutation(len(rows))[: q * 3 if cls not in ("duplicate_key", "missing_primary_key", "orphan") else q]
+        perm = rng.permutation(len(rows))[: q * 4 + 8]
         rows, cols = rows[perm], cols[perm]
-        # one row per record within this class
-        _, first = np.unique(P.rec[rows], return_index=True)
-        first = np.sort(first)
-        rows, cols = rows[first], cols[first]
-        if cls in ("duplicate_key", "missing_primary_key", "orphan"):
+        rr = P.rec[rows]
+        if cls in ("missing_primary_key", "orphan"):      # key blank / new: cannot collide with anything
             tgt = b[rows] if mode == "main" else np.full(len(rows), nb)
+        elif cls == "duplicate_key":
+            tgt = b[rows].copy()
+            ok = ~np.isin(rr * nbk + tgt, taken)
+            rows, cols, tgt, rr = rows[ok], cols[ok], tgt[ok], rr[ok]
         elif mode == "main":
             start = b[rows] + 1 + np.minimum(rng.geometric(0.5, len(rows)) - 1, 3)
             tgt = np.full(len(rows), -1)
-            for j in range(6):
-                cand = np.minimum(start + j, nb - 1)
-                free = (tgt < 0) & ~P.has(P.rec[rows], cand)
+            for j in range(nb):
+                cand = b[rows] + 1 + (start - b[rows] - 1 + j) % np.maximum(nb - 1 - b[rows], 1)
+                free = (tgt < 0) & (cand < nb) & ~P.has(rr, cand) & ~np.isin(rr * nbk + cand, taken)
                 tgt[free] = cand[free]
             ok = tgt >= 0
-            rows, cols, tgt = rows[ok], cols[ok], tgt[ok]
+            rows, cols, tgt, rr = rows[ok], cols[ok], tgt[ok], rr[ok]
         else:
             tgt = np.full(len(rows), nb)
-        rows, cols, tgt = rows[:q], cols[:q], tgt[:q]
+            ok = ~np.isin(rr * nbk + tgt, taken)
+            rows, cols, tgt, rr = rows[ok], cols[ok], tgt[ok], rr[ok]
+        if cls not in ("missing_primary_key", "orphan"):
+            # at most one dirty copy per (record, file)
+            _, first = np.unique(rr * nbk + tgt, return_index=True)
+            first = np.sort(first)
+            rows, cols, tgt, rr = rows[first], cols[first], tgt[first], rr[first]
+        rows, cols, tgt, rr = rows[:q], cols[:q], tgt[:q], rr[:q]
         k = len(rows)
         if k < q:
             log(f"  {t.fqn}: only {k} of {q} rows for {cls}")
-        used_rec[P.rec[rows]] = True
+        if cls not in ("missing_primary_key", "orphan"):
+            taken = np.concatenate([taken, rr * nbk + tgt])
         ntgt = np.array([P.count(x) for x in tgt]) if k else np.zeros(0, np.int64)
         if cls == "duplicate_key":
             pos = P.pos[rows] + 0.5 + np.floor(rng.random(k) * (ntgt - P.pos[rows]))
@@ -351,6 +377,36 @@ def plan_dirty(W, P: Prepared, counts: dict, mode: str, rng, plan: DirtyPlan, or
                 family = {"out_of_range": "out_of_range"}.get(cls, cls)
                 idx = plan.add(r, tgt[sel], pos[sel], f"{family}:{c}", c)
                 plan.patch(idx, c, v)
+
+
+def drop_key_collisions(P: Prepared, plan: DirtyPlan, first: int) -> None:
+    """Corrupting a key column (composite keys: dates, enums) could give two dirty rows the same raw key in one
+    file, which would make the second a duplicate_key as well. Keep the first of such rows only."""
+    t = P.t
+    if plan.n <= first or t.key == ["id"]:
+        return
+    src, target, pos, rule, col = plan.arrays()
+    idx = np.arange(first, plan.n)
+    kinds = dict(t.columns)
+    tz = P.R["_tz"].to_numpy()[src[idx]] if "_tz" in P.R else None
+    parts = [target[idx].astype(str)]
+    for kc in t.key:
+        v = fmt_values(kinds[kc], P.R[kc].to_numpy()[src[idx]], tz).astype(object)
+        for pidx, c, values in plan.patches:
+            if c != kc:
+                continue
+            m = (pidx >= first)
+            loc = pidx[m] - first
+            v[loc] = values[m]
+        parts.append(v.astype(str))
+    code = parts[0]
+    for p_ in parts[1:]:
+        code = np.char.add(np.char.add(code, "\x1f"), p_)
+    check = ~np.isin(rule[idx], ["missing_primary_key", "duplicate_key"]) & (target[idx] >= 0)
+    ser = pd.Series(code[check])
+    dup = ser.duplicated().to_numpy()
+    for g in idx[check][dup]:
+        plan.dropped.add(int(g))
 
 
 def dirty_counts(t: Table, n_rows: int, rate: float, rng, mode: str) -> dict:
@@ -412,7 +468,7 @@ def assemble_batch(W, P: Prepared, plan_arrays, patches, b: int) -> Assembled:
 
 
 def write_csv(path: Path, cols: dict, header: list) -> None:
-    df = pd.DataFrame({c: cols[c] for c in header}, columns=header)
+    df = pd.DataFrame({c: np.asarray(cols[c], dtype=object) for c in header}, columns=header, dtype=object)
     buf = io.StringIO()
     df.to_csv(buf, index=False, lineterminator="\n")
     path.write_bytes(buf.getvalue().encode("utf-8"))
@@ -434,7 +490,7 @@ def reconcile(P: Prepared, plan_arrays, upto_batch: int) -> dict:
     last_del = pd.Series(dl).groupby(rec).last()
     keys = len(last_del)
     soft = int(last_del.sum())
-    d = target <= upto_batch
+    d = (target >= 0) & (target <= upto_batch)
     orphans = int((rule[d] == "orphan").sum())
     quarantined = int(d.sum()) - orphans
     return dict(landed=clean + int(d.sum()), staged=keys - soft + orphans, superseded=clean - keys,
