@@ -104,7 +104,7 @@ select
     -- monthly-normalised, rounded half away from zero to the cent per line (so sums stay exact);
     -- 0 for lines that never give MRR (one-off, proration, void/draft/uncollectible, orphan)
     cast(case
-        when is_mrr_line then coalesce({{ revenue_divide_to_cents('amount_usd', 'billing_interval_months') }}, 0)
+        when is_mrr_line then coalesce({{ exact_ratio('amount_usd', 'billing_interval_months', 2) }}, 0)
         else 0
     end as decimal(18, 2)) as mrr_usd
 from with_mrr

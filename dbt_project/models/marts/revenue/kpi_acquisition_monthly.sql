@@ -152,11 +152,11 @@ all_rows as (
 unit_economics as (
     select
         acquisition_rows.*,
-        {{ safe_divide('acquisition_rows.marketing_spend_usd', 'acquisition_rows.new_customers') }} as cac_usd,
+        {{ exact_ratio('acquisition_rows.marketing_spend_usd', 'acquisition_rows.new_customers', 2) }} as cac_usd,
         case when acquisition_rows.channel = 'all' then
-            {{ safe_divide('acquisition_rows.marketing_spend_usd + acquisition_rows.overhead_usd', 'acquisition_rows.new_customers') }}
+            {{ exact_ratio('acquisition_rows.marketing_spend_usd + acquisition_rows.overhead_usd', 'acquisition_rows.new_customers', 2) }}
         end as blended_cac_usd,
-        {{ safe_divide('acquisition_rows.cohort_month_mrr_usd', 'acquisition_rows.new_customers') }} as new_customer_arpa_usd,
+        {{ exact_ratio('acquisition_rows.cohort_month_mrr_usd', 'acquisition_rows.new_customers', 2) }} as new_customer_arpa_usd,
         -- the month's gross margin as a 0-1 fraction, from the unrounded sums of kpi_revenue
         {{ safe_divide('monthly_revenue.net_revenue_usd - monthly_revenue.cogs_usd', 'monthly_revenue.net_revenue_usd') }} as gross_margin_fraction
     from (

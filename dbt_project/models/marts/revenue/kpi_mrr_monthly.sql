@@ -99,9 +99,9 @@ filled as (
 ratios as (
     select
         filled.*,
-        {{ safe_divide('churned_customers', 'previous_active_customers') }} as logo_churn_rate,
-        {{ safe_divide('contraction_mrr_usd + churned_mrr_usd', 'starting_mrr_usd') }} as gross_mrr_churn_rate,
-        {{ safe_divide('contraction_mrr_usd + churned_mrr_usd - expansion_mrr_usd - reactivation_mrr_usd', 'starting_mrr_usd') }} as net_mrr_churn_rate
+        {{ exact_ratio('churned_customers', 'previous_active_customers', 6) }} as logo_churn_rate,
+        {{ exact_ratio('contraction_mrr_usd + churned_mrr_usd', 'starting_mrr_usd', 6) }} as gross_mrr_churn_rate,
+        {{ exact_ratio('contraction_mrr_usd + churned_mrr_usd - expansion_mrr_usd - reactivation_mrr_usd', 'starting_mrr_usd', 6) }} as net_mrr_churn_rate
     from filled
 )
 
@@ -119,14 +119,14 @@ select
     cast(new_customers as {{ dbt.type_bigint() }}) as new_customers,
     cast(churned_customers as {{ dbt.type_bigint() }}) as churned_customers,
     cast(reactivated_customers as {{ dbt.type_bigint() }}) as reactivated_customers,
-    cast({{ safe_divide('ending_mrr_usd', 'active_customers') }} as decimal(18, 2)) as arpa_usd,
+    {{ exact_ratio('ending_mrr_usd', 'active_customers', 2) }} as arpa_usd,
     cast(logo_churn_rate as decimal(18, 6)) as logo_churn_rate,
     cast(1 - logo_churn_rate as decimal(18, 6)) as customer_retention_rate,
     cast(gross_mrr_churn_rate as decimal(18, 6)) as gross_mrr_churn_rate,
     cast(net_mrr_churn_rate as decimal(18, 6)) as net_mrr_churn_rate,
     cast(1 - net_mrr_churn_rate as decimal(18, 6)) as nrr_rate,
     cast(1 - gross_mrr_churn_rate as decimal(18, 6)) as grr_rate,
-    cast({{ safe_divide('cohort_mrr_now_usd', 'cohort_mrr_then_usd') }} as decimal(18, 6)) as nrr_trailing_12m_rate,
-    cast({{ safe_divide('cohort_mrr_now_capped_usd', 'cohort_mrr_then_usd') }} as decimal(18, 6)) as grr_trailing_12m_rate,
-    cast({{ safe_divide('expanded_customers', 'previous_active_customers') }} as decimal(18, 6)) as upsell_rate
+    {{ exact_ratio('cohort_mrr_now_usd', 'cohort_mrr_then_usd', 6) }} as nrr_trailing_12m_rate,
+    {{ exact_ratio('cohort_mrr_now_capped_usd', 'cohort_mrr_then_usd', 6) }} as grr_trailing_12m_rate,
+    {{ exact_ratio('expanded_customers', 'previous_active_customers', 6) }} as upsell_rate
 from ratios

@@ -117,10 +117,10 @@ select
     cast(refunds_usd as decimal(18, 2)) as refunds_usd,
     cast(net_revenue_usd as decimal(18, 2)) as net_revenue_usd,
     cast(paid_invoices as {{ dbt.type_bigint() }}) as paid_invoices,
-    cast({{ safe_divide('gross_revenue_usd', 'paid_invoices') }} as decimal(18, 2)) as average_order_value_usd,
-    cast({{ safe_divide('net_revenue_usd - previous_net_revenue_usd', 'previous_net_revenue_usd') }} * 100 as decimal(18, 4)) as growth_pct,
+    {{ exact_ratio('gross_revenue_usd', 'paid_invoices', 2) }} as average_order_value_usd,
+    {{ exact_ratio('net_revenue_usd - previous_net_revenue_usd', 'previous_net_revenue_usd', 4, 100) }} as growth_pct,
     cast(cogs_usd as decimal(18, 2)) as cogs_usd,
-    cast({{ safe_divide('net_revenue_usd - cogs_usd', 'net_revenue_usd') }} * 100 as decimal(18, 4)) as gross_margin_pct,
+    {{ exact_ratio('net_revenue_usd - cogs_usd', 'net_revenue_usd', 4, 100) }} as gross_margin_pct,
     -- the period holds the current month, so it is not over
     (
         (period_type = 'month' and period_start = as_of.current_month)

@@ -74,5 +74,5 @@ select
     cast(became_customer as boolean) as became_customer,
     cast(first_activity_at as timestamp) as first_activity_at,
     -- whole seconds / 3600, rounded to 2 decimals; NULL without a completed activity
-    {{ sales_exact_ratio(dbt.datediff('created_at', 'first_activity_at', 'second'), '3600', 2) }} as response_time_hours
+    {{ exact_ratio(dbt.datediff('created_at', 'first_activity_at', 'second'), '3600', 2) }} as response_time_hours
 from joined

@@ -33,8 +33,8 @@ select
     cast(month_spine.month as date) as month,
     cast(month_spine.is_partial_period as boolean) as is_partial_period,
     cast(coalesce(monthly_responses.responses, 0) as bigint) as responses,
-    {{ sales_exact_ratio('monthly_responses.score_total', 'monthly_responses.responses', 2) }} as avg_score,
-    {{ sales_exact_ratio('monthly_responses.satisfied_responses', 'monthly_responses.responses', 2, multiplier=100) }}
+    {{ exact_ratio('monthly_responses.score_total', 'monthly_responses.responses', 2) }} as avg_score,
+    {{ exact_ratio('monthly_responses.satisfied_responses', 'monthly_responses.responses', 2, multiplier=100) }}
         as csat_pct
 from month_spine
 left join monthly_responses

@@ -98,10 +98,10 @@ select
     cast(is_partial_period as boolean) as is_partial_period,
     cast(new_leads as bigint) as new_leads,
     cast(converted_leads as bigint) as converted_leads,
-    {{ sales_exact_ratio('converted_leads', 'new_leads', 4) }} as lead_conversion_rate,
+    {{ exact_ratio('converted_leads', 'new_leads', 4) }} as lead_conversion_rate,
     cast(leads_to_customer as bigint) as leads_to_customer,
-    {{ sales_exact_ratio('leads_to_customer', 'new_leads', 4) }} as lead_to_customer_rate,
+    {{ exact_ratio('leads_to_customer', 'new_leads', 4) }} as lead_to_customer_rate,
     cast(opportunities_created as bigint) as opportunities_created,
-    {{ sales_exact_ratio('opportunities_created', 'new_leads', 4) }} as opportunities_per_lead,
+    {{ exact_ratio('opportunities_created', 'new_leads', 4) }} as opportunities_per_lead,
     cast(median_response_hours as decimal(18, 2)) as median_response_hours
 from joined

@@ -62,7 +62,7 @@ with_previous_stage as (
 conversion as (
     select
         *,
-        {{ sales_exact_ratio('reached', 'reached_previous_stage', 4) }} as conversion_from_previous_rate
+        {{ exact_ratio('reached', 'reached_previous_stage', 4) }} as conversion_from_previous_rate
     from with_previous_stage
 )
 

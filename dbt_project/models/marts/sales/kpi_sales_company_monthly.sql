@@ -109,16 +109,16 @@ select
     cast(is_partial_period as boolean) as is_partial_period,
     cast(bookings_usd as decimal(18, 2)) as bookings_usd,
     cast(quota_usd as decimal(18, 2)) as quota_usd,
-    {{ sales_exact_ratio('bookings_usd', 'quota_usd', 2, multiplier=100) }} as target_attainment_pct,
+    {{ exact_ratio('bookings_usd', 'quota_usd', 2, multiplier=100) }} as target_attainment_pct,
     cast(deals_won as bigint) as deals_won,
     cast(deals_lost as bigint) as deals_lost,
-    {{ sales_exact_ratio('deals_won', 'deals_won + deals_lost', 4) }} as win_rate,
-    {{ sales_exact_ratio('bookings_usd', 'booking_deals', 2) }} as average_deal_size_usd,
-    {{ sales_exact_ratio('total_sales_cycle_days', 'won_deals_with_cycle', 2) }} as avg_sales_cycle_days,
+    {{ exact_ratio('deals_won', 'deals_won + deals_lost', 4) }} as win_rate,
+    {{ exact_ratio('bookings_usd', 'booking_deals', 2) }} as average_deal_size_usd,
+    {{ exact_ratio('total_sales_cycle_days', 'won_deals_with_cycle', 2) }} as avg_sales_cycle_days,
     cast(median_sales_cycle_days as decimal(18, 2)) as median_sales_cycle_days,
     cast(open_opportunities_at_month_start as bigint) as open_opportunities_at_month_start,
     cast(active_reps as bigint) as active_reps,
-    {{ sales_exact_ratio('bookings_usd', 'active_reps', 2) }} as sales_per_rep_usd,
+    {{ exact_ratio('bookings_usd', 'active_reps', 2) }} as sales_per_rep_usd,
     cast(
         {{ safe_divide('open_opportunities_at_month_start * exact_win_rate * exact_average_deal_size_usd', 'exact_avg_sales_cycle_days') }}
         as decimal(18, 2)

@@ -116,18 +116,18 @@ select
     cast(is_active_in_month as boolean) as is_active_in_month,
     cast(bookings_usd as decimal(18, 2)) as bookings_usd,
     cast(quota_usd as decimal(18, 2)) as quota_usd,
-    {{ sales_exact_ratio('bookings_usd', 'quota_usd', 2, multiplier=100) }} as quota_attainment_pct,
+    {{ exact_ratio('bookings_usd', 'quota_usd', 2, multiplier=100) }} as quota_attainment_pct,
     cast(deals_won as bigint) as deals_won,
     cast(deals_lost as bigint) as deals_lost,
-    {{ sales_exact_ratio('deals_won', 'deals_won + deals_lost', 4) }} as win_rate,
-    {{ sales_exact_ratio('bookings_usd', 'booking_deals', 2) }} as average_deal_size_usd,
-    {{ sales_exact_ratio('total_sales_cycle_days', 'won_deals_with_cycle', 2) }} as avg_sales_cycle_days,
+    {{ exact_ratio('deals_won', 'deals_won + deals_lost', 4) }} as win_rate,
+    {{ exact_ratio('bookings_usd', 'booking_deals', 2) }} as average_deal_size_usd,
+    {{ exact_ratio('total_sales_cycle_days', 'won_deals_with_cycle', 2) }} as avg_sales_cycle_days,
     cast(median_sales_cycle_days as decimal(18, 2)) as median_sales_cycle_days,
     cast(pipeline_created_usd as decimal(18, 2)) as pipeline_created_usd,
     {%- for activity_type, column_name in activity_types %}
     cast({{ column_name }} as bigint) as {{ column_name }},
     {%- endfor %}
-    {{ sales_exact_ratio('all_activities', 'deals_won', 2) }} as activities_per_won_deal,
+    {{ exact_ratio('all_activities', 'deals_won', 2) }} as activities_per_won_deal,
     cast(leads_assigned as bigint) as leads_assigned,
     cast(median_lead_response_hours as decimal(18, 2)) as median_lead_response_hours
 from joined
