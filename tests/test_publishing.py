@@ -24,10 +24,20 @@ PROBE = ("select (select count(*) from marts.fct_invoice_lines), (select sum(net
          "(select count(*) from audit.load_ledger)")
 
 
-def start_run(settings: Settings, tmp: Path) -> subprocess.Popen:
+def start_run(settings: Settings, tmp: Path, log_name: str = "run.log") -> subprocess.Popen:
+    """The `make run` code path in a child process; its output goes to a file (a pipe nobody reads
+    would fill up and stall the child)."""
     env = {**os.environ, **settings.environ(), "DAGSTER_HOME": str(tmp / "dagster_home")}
-    return subprocess.Popen([sys.executable, "-m", "orchestration.run"], env=env, cwd=PROJECT_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log = open(tmp / log_name, "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen([sys.executable, "-m", "orchestration.run"], env=env, cwd=PROJECT_ROOT,
+                            stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc.log_path = tmp / log_name  # type: ignore[attr-defined]
+    return proc
+
+
+def finish(proc: subprocess.Popen, timeout: float = 900) -> str:
+    proc.wait(timeout=timeout)
+    return proc.log_path.read_text()
 
 
 def probe(path: Path) -> tuple:
@@ -42,8 +52,8 @@ def published(tmp_path):
     generate(["--out", str(landing), *GEN])
     settings = replace(Settings.from_env(), landing_dir=landing, target="duckdb",
                        duckdb_path=tmp_path / "published" / "warehouse.duckdb")
-    first = start_run(settings, tmp_path)
-    out, _ = first.communicate(timeout=900)
+    first = start_run(settings, tmp_path, "first.log")
+    out = finish(first)
     assert first.returncode == 0, out[-4000:]
     before = probe(settings.duckdb_path)
     generate(["--out", str(landing), *GEN, "--extra-day"])
@@ -52,7 +62,7 @@ def published(tmp_path):
 
 def test_readers_see_one_published_build_at_a_time(published, tmp_path):
     settings, before = published
-    run = start_run(settings, tmp_path)
+    run = start_run(settings, tmp_path, "second.log")
     answers, errors = set(), []
     while run.poll() is None:
         try:
@@ -60,7 +70,7 @@ def test_readers_see_one_published_build_at_a_time(published, tmp_path):
         except Exception as exc:  # noqa: BLE001 - any failure to read is what this test forbids
             errors.append(repr(exc))
         time.sleep(0.05)
-    out = run.stdout.read()
+    out = finish(run)
     assert run.returncode == 0, out[-4000:]
     after = probe(settings.duckdb_path)
     assert errors == []
@@ -71,17 +81,17 @@ def test_readers_see_one_published_build_at_a_time(published, tmp_path):
 
 def test_killed_run_leaves_published_intact_and_next_run_completes(published, tmp_path):
     settings, before = published
-    run = start_run(settings, tmp_path)
+    run = start_run(settings, tmp_path, "killed.log")
     # kill it once dbt is building (the build copy exists and dbt has started writing)
     deadline = time.time() + 300
-    for line in run.stdout:
-        if "Running dbt command" in line or time.time() > deadline:
-            break
+    while "Running dbt command" not in run.log_path.read_text() and time.time() < deadline and run.poll() is None:
+        time.sleep(0.2)
+    assert run.poll() is None, "the run ended before it could be killed"
     time.sleep(2)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     assert probe(settings.duckdb_path) == before  # published marts untouched and readable
-    rerun = start_run(settings, tmp_path)
-    out, _ = rerun.communicate(timeout=900)
+    rerun = start_run(settings, tmp_path, "rerun.log")
+    out = finish(rerun)
     assert rerun.returncode == 0, out[-4000:]
     assert probe(settings.duckdb_path) != before
