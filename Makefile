@@ -35,6 +35,11 @@ dev: $(INSTALLED) $(DAGSTER_HOME)
 	$(BIN)/python -m orchestration.run --parse-only
 	$(BIN)/dagster dev -m orchestration.definitions
 
+## Benchmark a from-scratch build, a one-day nightly run and a no-op run (default 100,000 customers).
+SCALE ?= 100000
+bench: $(INSTALLED)
+	$(BIN)/python -m orchestration.bench --customers $(SCALE) $(BENCH_ARGS)
+
 ## Regenerate the committed sample in seeds/.
 generate: $(INSTALLED)
 	$(BIN)/python -m orchestration.generate --out seeds --customers 500 --start 2024-01-01 --months 24 --dirty-rate 0.01 --seed 42

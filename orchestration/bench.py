@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--json-out", type=Path, help="also write the JSON report to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
 
@@ -180,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     report["nightly_to_full_ratio"] = round(report["nightly_one_day"]["total_s"] / report["full_build"]["total_s"], 3)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report, indent=2))
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -82,4 +82,5 @@ class Settings:
                 "WAREHOUSE_CLV_DISCOUNT_RATE_ANNUAL": str(self.clv_discount_rate_annual)}
 
     def apply_to_environ(self) -> None:
-        os.environ.update(self.dbt_env())
+        """Make these settings the process's own (Dagster resources and dbt read the environment)."""
+        os.environ.update(self.environ())
