@@ -37,3 +37,24 @@ def failed_fits(fits: pd.DataFrame) -> list[str]:
     latest = fits[fits["fitted_at"] == fits["fitted_at"].max()]
     failed = latest[~latest["converged"].fillna(False).astype(bool)]
     return [f"{r.model}/{r.segment}: {r.message}" for r in failed.itertuples()]
+
+
+def increasing_sbg_survival(fits: pd.DataFrame, horizon: int = 60) -> list[str]:
+    """'segment' for every sBG fit of the latest run whose survival curve S(0..horizon) ever rises."""
+    import numpy as np
+
+    from orchestration.analytics.clv_models import sbg_survival
+
+    if fits.empty:
+        return []
+    latest = fits[(fits["fitted_at"] == fits["fitted_at"].max()) & (fits["model"] == "sbg")]
+    bad = []
+    for row in latest.dropna(subset=["alpha", "beta"]).itertuples():
+        try:
+            curve = np.asarray(sbg_survival(float(row.alpha), float(row.beta), np.arange(horizon + 1)))
+        except ValueError:  # parameters outside the model's domain
+            bad.append(str(row.segment))
+            continue
+        if curve[0] != 1.0 or np.any(np.diff(curve) > 1e-12) or not np.all(np.isfinite(curve)):
+            bad.append(str(row.segment))
+    return bad

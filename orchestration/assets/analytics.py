@@ -8,7 +8,12 @@ import dagster as dg
 import pandas as pd
 from dagster_dbt import get_asset_key_for_model
 
-from orchestration.analytics.checks import cohort_retention_violations, customer_clv_violations, failed_fits
+from orchestration.analytics.checks import (
+    cohort_retention_violations,
+    customer_clv_violations,
+    failed_fits,
+    increasing_sbg_survival,
+)
 from orchestration.analytics.clv import ClvInputs, compute_customer_clv
 from orchestration.analytics.retention import cohort_retention
 from orchestration.analytics.schemas import python_mart_types
@@ -103,6 +108,13 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
         return dg.AssetCheckResult(passed=not failed, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"fits": len(fits), "failed": "; ".join(failed) or "none"})
 
+    @dg.asset_check(asset=dg.AssetKey(["marts", "clv_model_fits"]), blocking=True,
+                    description="Every fitted sBG survival curve starts at 1 and never rises.")
+    def sbg_survival_non_increasing(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect() as wh:
+            bad = increasing_sbg_survival(wh.query_df("select * from marts.clv_model_fits"))
+        return dg.AssetCheckResult(passed=not bad, metadata={"segments_failing": ", ".join(bad) or "none"})
+
     @dg.asset_check(asset=dg.AssetKey(["marts", "customer_clv"]), blocking=True,
                     description="Predicted CLV is non-negative and grows with the horizon; survival and P(alive) in [0, 1].")
     def customer_clv_is_sane(warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -112,7 +124,7 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
         return dg.AssetCheckResult(passed=bad == 0, metadata={"failing_rows": bad, "customers": len(df)})
 
     return ([cohort_retention_asset, customer_clv_assets],
-            [cohort_retention_starts_at_one, clv_fits_converged, customer_clv_is_sane])
+            [cohort_retention_starts_at_one, clv_fits_converged, sbg_survival_non_increasing, customer_clv_is_sane])
 
 
 __all__ = ["build_analytics_assets"]

@@ -4,7 +4,12 @@ import pandas as pd
 import pytest
 
 from orchestration.analytics import clv_models as cm
-from orchestration.analytics.checks import cohort_retention_violations, customer_clv_violations, failed_fits
+from orchestration.analytics.checks import (
+    cohort_retention_violations,
+    customer_clv_violations,
+    failed_fits,
+    increasing_sbg_survival,
+)
 from orchestration.analytics.clv import ClvInputs, compute_customer_clv, sbg_cohort_survival
 
 MONTHS = pd.date_range("2024-01-01", "2024-06-01", freq="MS")
@@ -107,3 +112,10 @@ def test_check_rules_catch_bad_rows():
     fits = pd.DataFrame({"fitted_at": [1, 2, 2], "model": ["sbg"] * 3, "segment": ["a", "a", "b"],
                          "converged": [False, True, False], "message": ["old", "ok", "flat"]})
     assert failed_fits(fits) == ["sbg/b: flat"]  # only the latest run counts
+
+
+def test_sbg_survival_check():
+    fits = pd.DataFrame({"fitted_at": [1, 1, 1], "model": ["sbg", "sbg", "bgnbd"], "segment": ["smb", "all", "all"],
+                         "alpha": [0.704, 0.668, 4.4], "beta": [1.182, 3.806, None]})
+    assert increasing_sbg_survival(fits) == []  # real sBG curves never rise
+    assert increasing_sbg_survival(fits.assign(alpha=[0.704, -1.0, 4.4])) == ["all"]  # S(t) = nan: fails
