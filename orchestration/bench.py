@@ -75,7 +75,7 @@ def step_seconds(result) -> dict[str, float]:
     for ev in result.all_events:
         if ev.event_type_value not in ("STEP_SUCCESS", "STEP_FAILURE"):
             continue
-        seconds = (ev.event_specific_data.duration_ms or 0) / 1000
+        seconds = (getattr(ev.event_specific_data, "duration_ms", None) or 0) / 1000
         key = ev.step_key
         if key.startswith(("crm__", "billing__", "finance__", "audit__")):
             phases["load"] += seconds

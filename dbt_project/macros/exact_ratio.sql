@@ -6,11 +6,12 @@
     taken as decimal(18, 2) (counts and cents, exactly), scaled to integers, and divided as integers
     (integer_divide, the project's engine-dispatched integer division):
         round(n / d, s) = sign x floor((2 |n'| + |d'|) / (2 |d'|)) / 10^s,  n' = n x m x 100 x 10^s, d' = d x 100
-    Bigint range: |numerator x multiplier| up to ~4e12 at scale 2, ~4e10 at scale 4.
+    Integers are 128-bit (wide_integer_type), so |numerator x multiplier| may reach ~1e28 / 10^scale.
     Use multiplier=100 for a _pct. -#}
 {% macro exact_ratio(numerator, denominator, scale, multiplier=1) -%}
-    {%- set numerator_units = 'abs(cast(cast(' ~ numerator ~ ' as decimal(18, 2)) * ' ~ (100 * multiplier * (10 ** scale)) ~ ' as bigint))' -%}
-    {%- set denominator_units = 'abs(cast(cast(' ~ denominator ~ ' as decimal(18, 2)) * 100 as bigint))' -%}
+    {%- set wide = wide_integer_type() -%}
+    {%- set numerator_units = 'abs(cast(cast(' ~ numerator ~ ' as decimal(38, 2)) * ' ~ (100 * multiplier * (10 ** scale)) ~ ' as ' ~ wide ~ '))' -%}
+    {%- set denominator_units = 'abs(cast(cast(' ~ denominator ~ ' as decimal(38, 2)) * 100 as ' ~ wide ~ '))' -%}
     {#- the cast sits outside the case so PostgreSQL keeps the numeric(18, scale) typmod -#}
     cast(
         case
@@ -24,7 +25,12 @@
     as decimal(18, {{ scale }}))
 {%- endmacro %}
 
-{#- Integer quotient of two non-negative bigints. -#}
+{#- A 128-bit integer type: money x 10^(2 + scale) outgrows bigint at warehouse scale. -#}
+{% macro wide_integer_type() %}{{ return(adapter.dispatch('wide_integer_type')()) }}{% endmacro %}
+{% macro default__wide_integer_type() %}{{ return('decimal(38, 0)') }}{% endmacro %}
+{% macro duckdb__wide_integer_type() %}{{ return('hugeint') }}{% endmacro %}
+
+{#- Integer quotient of two non-negative integers (wide_integer_type). -#}
 {% macro integer_divide(numerator, denominator) %}{{ return(adapter.dispatch('integer_divide')(numerator, denominator)) }}{% endmacro %}
 
 {% macro default__integer_divide(numerator, denominator) -%}
@@ -36,7 +42,7 @@
 {%- endmacro %}
 
 {% macro postgres__integer_divide(numerator, denominator) -%}
-    (({{ numerator }}) / ({{ denominator }}))
+    div(({{ numerator }}), ({{ denominator }}))
 {%- endmacro %}
 
 {% macro spark__integer_divide(numerator, denominator) -%}
