@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
 
-    from orchestration.generate import main as generate_main
+    def generate_main(gen_argv: list[str]) -> None:
+        # in a child process, so the generator's memory is not counted in the runs' peak RSS
+        subprocess.run([sys.executable, "-m", "orchestration.generate", *gen_argv], check=True, cwd=PROJECT_ROOT)
 
     work = Path(tempfile.mkdtemp(prefix="warehouse-bench-"))
     landing = work / "landing"
