@@ -65,7 +65,7 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings, elapsed: fl
             ok = data.passed
             checks["passed" if ok else f"failed_{data.severity.value.lower()}"] += 1
             if not ok:
-                failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
+                failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name} ({data.severity.value.lower()})")
     failed_steps = [ev.step_key for ev in result.all_events if ev.event_type_value == "STEP_FAILURE"]
 
     lines = [
@@ -94,7 +94,7 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings, elapsed: fl
     if failed_steps:
         lines.append("  failed steps   : " + ", ".join(failed_steps))
     if failed_checks:
-        lines.append("  failed checks  : " + ", ".join(failed_checks[:20]))
+        lines.append("  checks not met : " + ", ".join(failed_checks[:20]))
     if settings.target == "duckdb":
         lines.append(f"  warehouse      : {settings.duckdb_path}"
                      + ("" if result.success else f" (unchanged; the failed build is {settings.duckdb_build_path})"))
