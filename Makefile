@@ -22,8 +22,9 @@ $(DAGSTER_HOME):
 	@mkdir -p $@
 
 ## Build the whole warehouse end to end on the bundled sample (or $WAREHOUSE_LANDING_DIR).
+## FULL_REFRESH=1 rebuilds the incremental models from every landed row.
 run: $(INSTALLED) $(DAGSTER_HOME)
-	$(BIN)/python -m orchestration.run
+	$(BIN)/python -m orchestration.run $(if $(FULL_REFRESH),--full-refresh)
 
 ## Run every test (DuckDB always; PostgreSQL when reachable, required under CI=true).
 test: $(INSTALLED)

@@ -104,12 +104,18 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings, elapsed: fl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--parse-only", action="store_true", help="only write the dbt manifest (for dagster dev)")
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="rebuild the incremental models from every landed row (after a contract change)")
     args = parser.parse_args(argv)
+    if args.full_refresh:
+        os.environ["DBT_FULL_REFRESH"] = "true"  # dbt reads its flags from DBT_<FLAG> variables
     # Our own progress lines only; Dagster and dbt print theirs through Dagster's console logger.
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-    logging.getLogger("warehouse").addHandler(handler)
-    logging.getLogger("warehouse").setLevel(logging.INFO)
+    warehouse_log = logging.getLogger("warehouse")
+    warehouse_log.addHandler(handler)
+    warehouse_log.setLevel(logging.INFO)
+    warehouse_log.propagate = False  # a library's root handler would print every line twice
     settings = Settings.from_env()
     started = time.perf_counter()
     log.info("parsing the dbt project (target %s)", settings.target)

@@ -137,3 +137,31 @@ def test_is_deleted_column_is_optional(warehouse):
     write_landing_file(landing, "crm.leads", "2024-02-01.csv", [LEAD], T1, columns=cols)
     assert load_table(wh, landing, CONTRACTS["crm.leads"]).rows_loaded == 1
     assert wh.fetchall("select _is_deleted from raw_crm.leads") == [(None,)]
+
+
+def test_unchanged_files_are_skipped_without_being_read_again(warehouse, monkeypatch):
+    """The no-op fast path: same path, size and mtime as in the ledger -> not read, not hashed."""
+    import os
+
+    from orchestration.loading import loader
+
+    wh, landing = warehouse
+    path = write_landing_file(landing, "crm.leads", "2024-02-01.csv", [LEAD], T1)
+    load_table(wh, landing, CONTRACTS["crm.leads"])
+
+    def no_hashing(*_args):
+        raise AssertionError("an unchanged file was hashed again")
+
+    monkeypatch.setattr(loader.hashlib, "sha256", no_hashing)
+    again = load_table(wh, landing, CONTRACTS["crm.leads"])
+    assert (again.files_loaded, again.files_skipped) == (0, 1)
+    monkeypatch.undo()
+    # a touched file (new mtime, same bytes) is hashed again, found identical and skipped
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    touched = load_table(wh, landing, CONTRACTS["crm.leads"])
+    assert (touched.files_loaded, touched.files_skipped, touched.errors) == (0, 1, [])
+    assert raw_count(wh) == 1
+    # ... and its new mtime is remembered: the next run skips it without hashing
+    monkeypatch.setattr(loader.hashlib, "sha256", no_hashing)
+    assert load_table(wh, landing, CONTRACTS["crm.leads"]).files_skipped == 1

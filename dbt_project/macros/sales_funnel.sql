@@ -74,6 +74,17 @@
     where table_name = '{{ table_name }}'
 {%- endmacro %}
 
+{#- The staged rows of a CRM table that are not orphans (raw_sources.md: an orphan waits for its
+    parent and counts in no KPI). key_column is the column matched against int_sales__orphans
+    .record_id (for quotas: owner_id, as all quotas of a missing rep wait). -#}
+{% macro sales_records_without_orphans(table_name, key_column) -%}
+    select staged.*
+    from {{ ref('stg_crm__' ~ table_name) }} as staged
+    left join ({{ sales_orphan_ids(table_name) }}) as orphans
+        on staged.{{ key_column }} = orphans.record_id
+    where orphans.record_id is null
+{%- endmacro %}
+
 {#- Opportunity types that count as bookings (kpis.md, bookings_usd and average_deal_size_usd).
     Renewals count in deals_won and win_rate only. -#}
 {% macro sales_booking_types() -%}

@@ -68,10 +68,35 @@
 {%- if not execute -%}
 select * from {{ src }}{% if fx_rates is not none %} cross join {{ fx_rates }}{% endif %}
 {%- else -%}
+{%- set key_expr = raw_key_expr(primary_key) %}
 with
+{% if is_incremental() %}
+-- Incremental run: validate the rows of files not validated yet, plus every landed version of the
+-- keys they touch (and of keys still waiting for an FX rate), so that versioning and the
+-- duplicate-key rule always see whole keys. delete+insert on (_source_file, _row_number) then
+-- replaces exactly those rows: the result equals a full rebuild.
+new_files as (
+    select distinct _source_file
+    from {{ src }}
+    where _source_file not in (select distinct _source_file from {{ this }})
+),
 
+touched_keys as (
+    select {{ key_expr }} as _primary_key_value
+    from {{ src }}
+    where _source_file in (select _source_file from new_files)
+    union
+    select _primary_key_value
+    from {{ this }}
+    where _dq_rule = 'missing_fx_rate'
+),
+{% endif %}
 raw_rows as (
     select * from {{ src }}
+    {%- if is_incremental() %}
+    where _source_file in (select _source_file from new_files)
+        or {{ key_expr }} in (select _primary_key_value from touched_keys)
+    {%- endif %}
 ),
 
 {% if fx is not none %}
@@ -210,11 +235,18 @@ select
         else 'current'
     end as _row_status,
     _dq_rule,
-    {%- set pk_expr %}{% for k in primary_key %}coalesce({{ adapter.quote(k ~ '__raw') }}, ''){% if not loop.last %} || '|' || {% endif %}{% endfor %}{% endset %}
-    nullif({{ pk_expr }}, '{{ "|" * (primary_key | length - 1) }}') as _primary_key_value,
+    {{ raw_key_expr(primary_key, '__raw') }} as _primary_key_value,
     {%- set json_pairs = [('_loaded_at', '_loaded_at_raw'), ('_is_deleted', '_is_deleted_raw')] %}
     {%- for name, meta in columns %}{% do json_pairs.append((name, adapter.quote(name ~ '__raw'))) %}{% endfor %}
     case when _dq_rule is not null then {{ wh_row_json(json_pairs) }} end as _raw_json
 from versioned
 {%- endif %}
 {% endmacro %}
+
+{#- The primary key of a raw row as one string (parts joined by '|'), null when every part is blank.
+    Computed on the raw text columns, so it identifies a key before and after typing. -#}
+{% macro raw_key_expr(primary_key, suffix='') -%}
+    {%- set parts = [] -%}
+    {%- for k in primary_key %}{% do parts.append("coalesce(nullif(trim(" ~ adapter.quote(k ~ suffix) ~ "), ''), '')") %}{% endfor -%}
+    nullif({{ parts | join(" || '|' || ") }}, '{{ "|" * (primary_key | length - 1) }}')
+{%- endmacro %}

@@ -1,11 +1,15 @@
 """dbt assets: every dbt model, with dbt tests surfacing as Dagster asset checks."""
 
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration import build_state
+from orchestration.resources import WarehouseResource
 
 DBT_RETRY = dg.RetryPolicy(max_retries=1, delay=10)
 
@@ -26,6 +30,32 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "dbt"
 
 
+def nothing_changed_since_last_publish(warehouse: WarehouseResource) -> bool:
+    """See orchestration/build_state.py. A full refresh (DBT_FULL_REFRESH) always builds."""
+    if os.environ.get("DBT_FULL_REFRESH", "").lower() in ("1", "true", "yes"):
+        return False
+    settings = warehouse.settings()
+    with warehouse.connect() as wh:
+        return build_state.last_published_fingerprint(wh) == build_state.build_fingerprint(wh, settings)
+
+
+def dbt_failure(run_results: Mapping[str, Any]) -> dg.Failure:
+    """A failed dbt build as a Dagster failure that names what failed.
+
+    Failing checks (tests with status fail: the data is wrong) are permanent: retrying rebuilds the
+    same data, so the run fails at once. Errors (a lost connection, a locked file) may be transient
+    and are left to the retry policy."""
+    failed_checks = [f"{r['unique_id'].split('.')[2]} ({r.get('failures') or 0} failing rows)"
+                     for r in run_results.get("results", []) if r["status"] == "fail"]
+    errors = [f"{r['unique_id'].split('.', 2)[2]}: {(r.get('message') or '').strip()[:300]}"
+              for r in run_results.get("results", []) if r["status"] == "error"]
+    if failed_checks and not errors:
+        return dg.Failure(description="Error-severity checks failed, nothing published: " + "; ".join(failed_checks),
+                          metadata={"failed_checks": failed_checks}, allow_retries=False)
+    return dg.Failure(description="dbt build failed: " + "; ".join(errors + failed_checks),
+                      metadata={"errors": errors, "failed_checks": failed_checks}, allow_retries=True)
+
+
 def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     translator = WarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
@@ -36,9 +66,17 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         retry_policy=DBT_RETRY,
         name="warehouse_dbt_models",
     )
-    def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        if nothing_changed_since_last_publish(warehouse):
+            # yields no materialization: the Python marts and the publish step are skipped with it
+            context.log.info("No new landed file and no code change since the last published build: "
+                             "the published warehouse is already this build; dbt build skipped.")
+            return
         # Dagster runs this op in several steps (dbt -> Python marts -> dbt); "buildable" runs a test
         # in the step where all its parents are selected or already built upstream, never earlier.
-        yield from dbt.cli(["build", "--indirect-selection", "buildable"], context=context).stream()
+        invocation = dbt.cli(["build", "--indirect-selection", "buildable"], context=context, raise_on_error=False)
+        yield from invocation.stream()
+        if not invocation.is_successful():
+            raise dbt_failure(invocation.get_artifact("run_results.json"))
 
     return warehouse_dbt_models

@@ -1,6 +1,9 @@
 """Load landed files into raw tables, each file exactly once.
 
 For every `<landing_dir>/<source>/<table>/*.csv|*.parquet`, in name order:
+  * already in the ledger with the same path, size and modification time -> skipped without being
+    read (the fast path that keeps a run with nothing new cheap; a file rewritten in place gets a
+    new mtime, so it is hashed and caught below);
   * already in the ledger with the same path and hash -> skipped (nothing to do);
   * same content already loaded under another path -> ledger row `duplicate_file`, not loaded;
   * same path, different content -> ledger row `changed_file`, not loaded, the load fails loudly;
@@ -18,6 +21,7 @@ import csv
 import hashlib
 import io
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -91,9 +96,14 @@ def ensure_audit_schema(wh: Warehouse) -> None:
             max_loaded_at varchar,
             loaded_at timestamp not null,
             outcome varchar not null,
-            message varchar
+            message varchar,
+            file_size bigint,
+            file_mtime_ns bigint
         )"""
     )
+    # ledgers written before the size/mtime fast path existed
+    for column in ("file_size", "file_mtime_ns"):
+        wh.execute(f"alter table {LEDGER_TABLE} add column if not exists {column} bigint")
 
 
 def ensure_raw_table(wh: Warehouse, contract: TableContract) -> None:
@@ -172,16 +182,20 @@ def _check_header(header: list[str], contract: TableContract, rel_path: str) -> 
 def _max_loaded_at(table: pa.Table) -> str | None:
     if table.num_rows == 0:
         return None
-    ts = pd.to_datetime(table.column("_loaded_at").to_pandas(), utc=True, errors="coerce", format="ISO8601")
+    # an extract carries one or a few distinct _loaded_at values: parse those, not every row
+    distinct = pc.unique(table.column("_loaded_at")).to_pandas()
+    ts = pd.to_datetime(distinct, utc=True, errors="coerce", format="ISO8601")
     top = ts.max()
     return None if pd.isna(top) else top.strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 def _record(wh: Warehouse, rel: str, digest: str, c: TableContract, rows: int, max_loaded: str | None,
-            outcome: str, message: str | None) -> None:
+            outcome: str, message: str | None, stat: os.stat_result) -> None:
     wh.execute(
-        f"insert into {LEDGER_TABLE} values (%s, %s, %s, %s, %s, %s, current_timestamp, %s, %s)",
-        [rel, digest, c.source, c.table, rows, max_loaded, outcome, message],
+        f"insert into {LEDGER_TABLE} (file_path, content_sha256, source_name, table_name, row_count, "
+        "max_loaded_at, loaded_at, outcome, message, file_size, file_mtime_ns) "
+        "values (%s, %s, %s, %s, %s, %s, current_timestamp, %s, %s, %s, %s)",
+        [rel, digest, c.source, c.table, rows, max_loaded, outcome, message, stat.st_size, stat.st_mtime_ns],
     )
 
 
@@ -190,10 +204,14 @@ def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract) -> Tab
     ensure_audit_schema(wh)
     ensure_raw_table(wh, contract)
     result = TableLoadResult(contract.key)
-    ledger = wh.fetchall(
-        f"select file_path, content_sha256, outcome from {LEDGER_TABLE} where source_name = %s and table_name = %s",
+    rows = wh.fetchall(
+        f"select file_path, content_sha256, outcome, file_size, file_mtime_ns from {LEDGER_TABLE} "
+        "where source_name = %s and table_name = %s",
         [contract.source, contract.table],
     )
+    ledger = [(p, h, o) for p, h, o, _, _ in rows]
+    # (path, size, mtime) of every file seen before whose outcome needs no new report
+    seen_unchanged = {(p, size, mtime) for p, _, o, size, mtime in rows if o != "changed_file" and size is not None}
     accepted = {(p, h) for p, h, o in ledger if o in ("loaded", "empty")}
     accepted_paths = {p: h for p, h, o in ledger if o in ("loaded", "empty")}
     # only files with rows count as "already delivered content": identical header-only files of
@@ -203,15 +221,23 @@ def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract) -> Tab
     files = landing_files(landing_dir, contract)
     for i, path in enumerate(files, start=1):
         rel = path.relative_to(landing_dir).as_posix()
+        stat = path.stat()
+        if (rel, stat.st_size, stat.st_mtime_ns) in seen_unchanged:
+            result.files_skipped += 1
+            continue
         content = path.read_bytes()
         digest = hashlib.sha256(content).hexdigest()
         if (rel, digest) in accepted:
+            # same bytes under a new mtime (touched, copied, or a ledger from before the fast path):
+            # remember the new size/mtime so the next run skips it without hashing
+            wh.execute(f"update {LEDGER_TABLE} set file_size = %s, file_mtime_ns = %s "
+                       "where file_path = %s and content_sha256 = %s", [stat.st_size, stat.st_mtime_ns, rel, digest])
             result.files_skipped += 1
             continue
         if rel in accepted_paths:
             msg = f"{rel}: landed file changed since it was loaded (sha256 {accepted_paths[rel][:12]} -> {digest[:12]}); landed files are immutable, not loaded"
             if (rel, digest) not in recorded:
-                _record(wh, rel, digest, contract, 0, None, "changed_file", msg)
+                _record(wh, rel, digest, contract, 0, None, "changed_file", msg, stat)
                 result.errors.append(msg)
             log.error(msg)
             continue
@@ -220,18 +246,18 @@ def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract) -> Tab
             continue
         if digest in accepted_hashes:
             msg = f"{rel}: same content as {accepted_hashes[digest]}, not loaded again"
-            _record(wh, rel, digest, contract, 0, None, "duplicate_file", msg)
+            _record(wh, rel, digest, contract, 0, None, "duplicate_file", msg, stat)
             result.files_duplicate += 1
             log.warning(msg)
             continue
         if len(content) == 0:
-            _record(wh, rel, digest, contract, 0, None, "empty", "zero-byte file")
+            _record(wh, rel, digest, contract, 0, None, "empty", "zero-byte file", stat)
             result.files_empty += 1
             continue
         try:
             table = read_landed_file(path, content, contract, rel)
         except RejectedFile as exc:
-            _record(wh, rel, digest, contract, 0, None, "rejected", str(exc))
+            _record(wh, rel, digest, contract, 0, None, "rejected", str(exc), stat)
             result.errors.append(str(exc))
             log.error("rejected %s", exc)
             continue
@@ -239,7 +265,7 @@ def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract) -> Tab
         with wh.transaction():
             if table.num_rows:
                 wh.insert_arrow(contract.qualified_name, table)
-            _record(wh, rel, digest, contract, table.num_rows, _max_loaded_at(table), outcome, None)
+            _record(wh, rel, digest, contract, table.num_rows, _max_loaded_at(table), outcome, None, stat)
         if table.num_rows:
             accepted_hashes[digest] = rel
             result.files_loaded += 1

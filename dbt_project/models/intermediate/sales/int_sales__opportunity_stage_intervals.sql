@@ -8,16 +8,13 @@
 -- kpi_pipeline_daily and by kpi_sales_company_monthly (open opportunities at month start).
 with
 
+-- an orphan opportunity (its account or owner is not staged) waits for its parent
 opportunities as (
-    select * from {{ ref('stg_crm__opportunities') }}
+    {{ sales_records_without_orphans('opportunities', 'opportunity_id') }}
 ),
 
 opportunity_history as (
     select * from {{ ref('stg_crm__opportunity_history') }}
-),
-
-orphan_opportunities as (
-    {{ sales_orphan_ids('opportunities') }}
 ),
 
 history_with_fallbacks as (
@@ -32,13 +29,10 @@ history_with_fallbacks as (
         opportunities.currency,
         opportunities.close_date
     from opportunity_history
-    -- history of an opportunity that is not staged (an orphan history row) has nothing to report
-    -- against; nor has an orphan opportunity (its account or owner is not staged): both wait
+    -- history of an opportunity that is not staged (an orphan history row) or is an orphan
+    -- itself has nothing to report against: both wait
     inner join opportunities
         on opportunity_history.opportunity_id = opportunities.opportunity_id
-    left join orphan_opportunities
-        on opportunities.opportunity_id = orphan_opportunities.record_id
-    where orphan_opportunities.record_id is null
 ),
 
 intervals as (

@@ -2,16 +2,8 @@
 -- Quotas of a rep who is not staged wait for the rep (raw_sources.md, orphans).
 with
 
-orphan_quota_owners as (
-    {{ sales_orphan_ids('quotas') }}
-),
-
 quotas as (
-    select staged_quotas.*
-    from {{ ref('stg_crm__quotas') }} as staged_quotas
-    left join orphan_quota_owners
-        on staged_quotas.owner_id = orphan_quota_owners.record_id
-    where orphan_quota_owners.record_id is null
+    {{ sales_records_without_orphans('quotas', 'owner_id') }}
 )
 
 select

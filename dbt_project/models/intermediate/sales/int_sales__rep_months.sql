@@ -15,17 +15,9 @@ month_spine as (
     select * from {{ ref('int_month_spine') }}
 ),
 
-orphan_activities as (
-    {{ sales_orphan_ids('activities') }}
-),
-
 completed_activities as (
-    select staged_activities.*
-    from {{ ref('stg_crm__activities') }} as staged_activities
-    left join orphan_activities
-        on staged_activities.activity_id = orphan_activities.record_id
-    where staged_activities.status = 'completed'
-        and orphan_activities.record_id is null
+    select * from ({{ sales_records_without_orphans('activities', 'activity_id') }}) as activities
+    where status = 'completed'
 ),
 
 last_activity as (

@@ -1,18 +1,10 @@
 -- One row per completed activity (kpis.md: only completed activities count in KPIs).
 with
 
-orphan_activities as (
-    {{ sales_orphan_ids('activities') }}
-),
-
 -- an activity whose owner, lead, contact, opportunity or account is not staged waits for it
 activities as (
-    select staged_activities.*
-    from {{ ref('stg_crm__activities') }} as staged_activities
-    left join orphan_activities
-        on staged_activities.activity_id = orphan_activities.record_id
-    where staged_activities.status = 'completed'
-        and orphan_activities.record_id is null
+    select * from ({{ sales_records_without_orphans('activities', 'activity_id') }}) as activities
+    where status = 'completed'
 )
 
 select

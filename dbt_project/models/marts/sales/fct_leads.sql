@@ -2,30 +2,14 @@
 -- No email or company name: PII stays in raw/staging.
 with
 
-orphan_leads as (
-    {{ sales_orphan_ids('leads') }}
-),
-
-orphan_activities as (
-    {{ sales_orphan_ids('activities') }}
-),
-
 -- a lead or activity whose owner (or another parent) is not staged waits for it (raw_sources.md)
 leads as (
-    select staged_leads.*
-    from {{ ref('stg_crm__leads') }} as staged_leads
-    left join orphan_leads
-        on staged_leads.lead_id = orphan_leads.record_id
-    where orphan_leads.record_id is null
+    {{ sales_records_without_orphans('leads', 'lead_id') }}
 ),
 
 completed_activities as (
-    select staged_activities.*
-    from {{ ref('stg_crm__activities') }} as staged_activities
-    left join orphan_activities
-        on staged_activities.activity_id = orphan_activities.record_id
-    where staged_activities.status = 'completed'
-        and orphan_activities.record_id is null
+    select * from ({{ sales_records_without_orphans('activities', 'activity_id') }}) as activities
+    where status = 'completed'
 ),
 
 paying_customers as (

@@ -3,29 +3,13 @@
 {%- set funnel_stages = sales_funnel_stages() %}
 with
 
-orphan_opportunities as (
-    {{ sales_orphan_ids('opportunities') }}
-),
-
 -- an opportunity whose account or owner is not staged waits for it (raw_sources.md, orphans)
 opportunities as (
-    select staged_opportunities.*
-    from {{ ref('stg_crm__opportunities') }} as staged_opportunities
-    left join orphan_opportunities
-        on staged_opportunities.opportunity_id = orphan_opportunities.record_id
-    where orphan_opportunities.record_id is null
-),
-
-orphan_leads as (
-    {{ sales_orphan_ids('leads') }}
+    {{ sales_records_without_orphans('opportunities', 'opportunity_id') }}
 ),
 
 leads as (
-    select staged_leads.*
-    from {{ ref('stg_crm__leads') }} as staged_leads
-    left join orphan_leads
-        on staged_leads.lead_id = orphan_leads.record_id
-    where orphan_leads.record_id is null
+    {{ sales_records_without_orphans('leads', 'lead_id') }}
 ),
 
 stage_intervals as (

@@ -6,17 +6,9 @@ month_spine as (
     select * from {{ ref('int_month_spine') }}
 ),
 
-orphan_csat_responses as (
-    {{ sales_orphan_ids('csat_responses') }}
-),
-
 -- a response whose account is not staged waits for it (raw_sources.md, orphans)
 csat_responses as (
-    select staged_responses.*
-    from {{ ref('stg_crm__csat_responses') }} as staged_responses
-    left join orphan_csat_responses
-        on staged_responses.csat_response_id = orphan_csat_responses.record_id
-    where orphan_csat_responses.record_id is null
+    {{ sales_records_without_orphans('csat_responses', 'csat_response_id') }}
 ),
 
 monthly_responses as (
