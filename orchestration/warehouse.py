@@ -78,6 +78,9 @@ class Warehouse:
         self.close()
 
 
+DUCKDB_CHECKPOINT_THRESHOLD = "4GB"
+
+
 class DuckDBWarehouse(Warehouse):
     engine = "duckdb"
 
@@ -86,6 +89,12 @@ class DuckDBWarehouse(Warehouse):
 
         self.con = duckdb.connect(path, read_only=read_only)
         self.con.execute("set TimeZone = 'UTC'")
+        if not read_only:
+            # Checkpoint once when the connection closes rather than every 16 MB of WAL: the loader
+            # commits once per file, and the default threshold made it checkpoint every few files
+            # (crm.activities at 100,000 customers: 43 s -> 28 s). Durability is unchanged: every
+            # commit is in the WAL.
+            self.con.execute(f"set checkpoint_threshold = '{DUCKDB_CHECKPOINT_THRESHOLD}'")
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.con.execute(sql.replace("%s", "?"), params or [])
