@@ -30,7 +30,9 @@
 
 {% macro wh_try_timestamp_utc(expr) %}{{ return(adapter.dispatch('wh_try_timestamp_utc')(expr)) }}{% endmacro %}
 {% macro default__wh_try_timestamp_utc(expr) -%}
-    timezone('UTC', try_cast({{ expr }} as timestamptz))
+    {#- the same leading-date guard as on PostgreSQL: 'epoch' and 'infinity' are no timestamps -#}
+    case when regexp_matches({{ expr }}, '^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}')
+         then timezone('UTC', try_cast({{ expr }} as timestamptz)) end
 {%- endmacro %}
 {% macro postgres__wh_try_timestamp_utc(expr) -%}
     ({{ target.schema }}.wh_try_timestamptz({{ expr }}) at time zone 'UTC')
@@ -52,8 +54,10 @@
     ({{ expr }} ~ '^{{ pattern }}$')
 {%- endmacro %}
 
+{#- At most 17 - scale integer digits: with the decimals rounded to `scale`, the value still fits
+    decimal(18, scale); a larger number is quarantined (invalid_number), it cannot fail the cast. -#}
 {% macro wh_try_decimal(expr, scale=2) -%}
-    case when {{ wh_matches(expr, '-?[0-9]{1,16}([.][0-9]+)?') }}
+    case when {{ wh_matches(expr, '-?[0-9]{1,' ~ (17 - scale) ~ '}([.][0-9]+)?') }}
          then cast({{ expr }} as decimal(18, {{ scale }})) end
 {%- endmacro %}
 
@@ -69,8 +73,9 @@
     (to_timestamp(cast({{ expr }} as bigint)) at time zone 'UTC')
 {%- endmacro %}
 
+{#- 11 digits: about year 1200 BC to 5100 AD, inside every engine's timestamp range -#}
 {% macro wh_try_epoch(expr) -%}
-    case when {{ wh_matches(expr, '-?[0-9]{1,12}') }} then {{ wh_epoch_to_timestamp(expr) }} end
+    case when {{ wh_matches(expr, '-?[0-9]{1,11}') }} then {{ wh_epoch_to_timestamp(expr) }} end
 {%- endmacro %}
 
 {% macro wh_try_boolean(expr) -%}

@@ -133,11 +133,15 @@ def read_landed_file(path: Path, content: bytes, contract: TableContract, rel_pa
         except Exception as exc:  # noqa: BLE001 - any parse failure rejects the file
             raise RejectedFile(f"{rel_path}: not a readable Parquet file ({exc})") from exc
         table = table.cast(pa.schema([(n, pa.string()) for n in table.column_names]))
+        if any(pc.any(pc.match_substring(col, "\x00")).as_py() for col in table.columns):
+            raise RejectedFile(f"{rel_path}: contains NUL characters (byte 0x00) in a value")
     else:
         try:
             text = content.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RejectedFile(f"{rel_path}: not valid UTF-8 ({exc})") from exc
+        if "\x00" in text:  # valid UTF-8, but no text column of PostgreSQL (or a BI tool) can hold it
+            raise RejectedFile(f"{rel_path}: contains NUL characters (byte 0x00); not a text extract")
         text = text.lstrip("\ufeff")
         first_line = text.split("\n", 1)[0]
         try:
@@ -199,8 +203,12 @@ def _record(wh: Warehouse, rel: str, digest: str, c: TableContract, rows: int, m
     )
 
 
-def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract) -> TableLoadResult:
-    """Load the new files of one table. Safe to re-run: files in the ledger are skipped."""
+def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract,
+               verify_unchanged: bool = False) -> TableLoadResult:
+    """Load the new files of one table. Safe to re-run: files in the ledger are skipped.
+
+    verify_unchanged hashes every file, also those whose path, size and mtime match the ledger: it
+    catches a file rewritten in place by a tool that restores the old mtime (cp -p, rsync -t)."""
     ensure_audit_schema(wh)
     ensure_raw_table(wh, contract)
     result = TableLoadResult(contract.key)
@@ -222,7 +230,7 @@ def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract) -> Tab
     for i, path in enumerate(files, start=1):
         rel = path.relative_to(landing_dir).as_posix()
         stat = path.stat()
-        if (rel, stat.st_size, stat.st_mtime_ns) in seen_unchanged:
+        if not verify_unchanged and (rel, stat.st_size, stat.st_mtime_ns) in seen_unchanged:
             result.files_skipped += 1
             continue
         content = path.read_bytes()
@@ -278,12 +286,12 @@ def load_table(wh: Warehouse, landing_dir: Path, contract: TableContract) -> Tab
 
 
 def load_all(wh: Warehouse, landing_dir: Path, contracts: dict[str, TableContract],
-             raise_on_error: bool = True) -> LoadReport:
+             raise_on_error: bool = True, verify_unchanged: bool = False) -> LoadReport:
     """Load every table; raise LoadFailed (after loading all good files) if any file was refused."""
     started = time.perf_counter()
     report = LoadReport()
     for n, contract in enumerate(contracts.values(), start=1):
-        res = load_table(wh, landing_dir, contract)
+        res = load_table(wh, landing_dir, contract, verify_unchanged)
         report.tables[contract.key] = res
         log.info("[%d/%d] %s: %d new files, %d rows loaded, %d skipped, %d refused",
                  n, len(contracts), contract.key, res.files_loaded, res.rows_loaded, res.files_skipped, len(res.errors))
