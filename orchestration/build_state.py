@@ -49,9 +49,9 @@ def build_fingerprint(wh: Warehouse, settings: Settings) -> str:
     return hashlib.sha256(f"{settings.target}|{code_fingerprint()}|{input_fingerprint(wh)}".encode()).hexdigest()
 
 
-def ensure_state_table(wh: Warehouse) -> None:
-    wh.execute("create schema if not exists audit")
-    wh.execute(f"create table if not exists {STATE_TABLE} (fingerprint varchar not null, published_at timestamp not null)")
+def ensure_state_table(executor) -> None:
+    executor.execute("create schema if not exists audit")
+    executor.execute(f"create table if not exists {STATE_TABLE} (fingerprint varchar not null, published_at timestamp not null)")
 
 
 def last_published_fingerprint(wh: Warehouse) -> str | None:
@@ -60,10 +60,10 @@ def last_published_fingerprint(wh: Warehouse) -> str | None:
     return rows[0][0] if rows else None
 
 
-def record_published(wh: Warehouse, fingerprint: str) -> None:
-    """Called by the publish step, in the build that is about to become visible."""
-    ensure_state_table(wh)
-    with wh.transaction():
-        wh.execute(f"delete from {STATE_TABLE}")
-        wh.execute(f"insert into {STATE_TABLE} values (%s, current_timestamp)", [fingerprint])
+def record_published(executor, fingerprint: str) -> None:
+    """Called by the publish step: in the DuckDB build file before it is renamed into place, or in
+    the PostgreSQL schema-swap transaction. `executor`: a Warehouse or a DB-API cursor (%s params)."""
+    ensure_state_table(executor)
+    executor.execute(f"delete from {STATE_TABLE}")
+    executor.execute(f"insert into {STATE_TABLE} values (%s, current_timestamp)", [fingerprint])
 

@@ -1,25 +1,68 @@
-"""Write-audit-publish for the DuckDB warehouse.
+"""Write-audit-publish: readers never see a build that is unfinished or failed a check.
 
-Readers (BI tools, notebooks, an analyst's `duckdb` shell) open the *published* file read-only.
-A run never writes to it: it copies the published file to a private build file (same file name in
-`<dir>/build/`, so the catalog name and every view definition stay valid), loads and builds there,
-runs every check, and only when all of them passed replaces the published file with the build in
-one `os.replace` (an atomic rename). A failed or killed run leaves the published file exactly as it
-was; the next run starts again from it. A reader that opened the old file keeps reading the old
-build until it reconnects, so an answer never mixes two builds.
+DuckDB: readers (BI tools, notebooks, an analyst's `duckdb` shell) open the *published* file
+read-only. A run never writes to it: it copies the published file to a private build file (same
+file name in `<dir>/build/`, so the catalog name and every view definition stay valid), loads and
+builds there, runs every check, and only when all of them passed replaces the published file with
+the build in one `os.replace` (an atomic rename). A failed or killed run leaves the published file
+exactly as it was; the next run starts again from it. A reader that opened the old file keeps
+reading the old build until it reconnects, so an answer never mixes two builds.
+
+PostgreSQL: blue/green schemas. Readers (role `bi_reader`) read schema `marts`; a run builds the
+marts layer (dbt models and the Python marts) into the build schema `marts__next`
+(`Settings.marts_schema`, macro generate_schema_name). Raw, staging, intermediate and audit are
+built in place: readers have no privilege on them. When every step and every error-severity check
+passed, `publish_schema_swap` renames in ONE transaction `marts` -> `marts__swap`,
+`marts__next` -> `marts`, `marts__swap` -> `marts__next`, and moves bi_reader's privileges with it
+(a schema's grants and default privileges follow the schema object on rename, so they are revoked
+on the new `marts__next` and granted on the new `marts`). A rename takes no lock on the tables, so
+the swap first takes ACCESS EXCLUSIVE locks on every published table: a query that started on the
+old build finishes on it, one that arrives during the swap waits a few milliseconds and then
+resolves every table in the new build; a query never mixes two builds. The locks are requested
+NOWAIT and retried (the publisher never waits while holding a lock, so it cannot deadlock a reader);
+after LOCK_NOWAIT_SECONDS of readers always holding some table it waits, LOCK_WAIT_TIMEOUT per
+attempt (new queries queue behind it meanwhile, and a reader transaction that takes another marts
+table after that point can be the victim of a deadlock), and gives up after PUBLISH_DEADLINE_SECONDS:
+the run fails with nothing published. A failed or killed run never touches `marts`; the next run
+builds into `marts__next` again.
+
+The previous build stays as the next run's `marts__next` (it is not dropped): dbt rebuilds each
+table there, and incremental models compare against their own one-run-old state, which is fine for
+their "new rows" predicates. History tables appended by Python (`HISTORY_TABLES`) get the rows of
+the published history the build does not have, in the swap transaction, so no run's rows are lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import shutil
 import time
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
+from typing import Any
 
-from orchestration.settings import Settings
+import yaml
+
+from orchestration.settings import (
+    DBT_PROJECT_DIR,
+    PG_BUILD_MARTS_SCHEMA,
+    PUBLISHED_MARTS_SCHEMA,
+    Settings,
+)
 
 log = logging.getLogger("warehouse.publish")
+
+SWAP_SCHEMA = "marts__swap"  # transient name of the old published schema inside the swap transaction
+# Python marts appended to rather than replaced (orchestration/assets/analytics.py): table -> the
+# column one run's rows share. The build schema is one run old, so the swap tops its history up.
+HISTORY_TABLES = {"clv_model_fits": "fitted_at"}
+LOCK_NOWAIT_SECONDS = 30.0  # then wait for the locks, at most LOCK_WAIT_TIMEOUT per attempt
+LOCK_WAIT_TIMEOUT = "5s"
+PUBLISH_DEADLINE_SECONDS = 180.0
 
 
 def wal_path(db_path: Path) -> Path:
@@ -55,3 +98,156 @@ def publish_build(settings: Settings) -> Path:
     os.replace(build, published)
     log.info("published %s", published)
     return published
+
+
+# ------------------------------------------------------------------------------------- PostgreSQL
+
+
+@cache
+def bi_reader_role() -> str:
+    """The role BI tools use: the dbt var bi_reader_role (dbt_project.yml, macro grant_bi_reader)."""
+    role = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["bi_reader_role"]
+    return _identifier(role)
+
+
+def _identifier(name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+def _pg_connect(settings: Settings):
+    import psycopg2
+
+    con = psycopg2.connect(host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
+                           password=settings.pg_password or None, dbname=settings.pg_database,
+                           connect_timeout=10, application_name="warehouse publish")
+    con.autocommit = True
+    return con
+
+
+def _schema_exists(cur, schema: str) -> bool:
+    cur.execute("select exists (select 1 from pg_namespace where nspname = %s)", (schema,))
+    return cur.fetchone()[0]
+
+
+def _tables(cur, schema: str) -> list[str]:
+    """Tables, views and materialized views of `schema`, qualified."""
+    cur.execute("select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') order by c.relname", (schema,))
+    return [f'{schema}."{name}"' for (name,) in cur.fetchall()]
+
+
+def prepare_build_schema(settings: Settings) -> str:
+    """Start a PostgreSQL build: make sure the build schema exists (the previous build stays in it)."""
+    schema = _identifier(settings.marts_schema)
+    con = _pg_connect(settings)
+    try:
+        with con.cursor() as cur:
+            cur.execute(f"create schema if not exists {schema}")
+    finally:
+        con.close()
+    return schema
+
+
+def publish_schema_swap(settings: Settings, in_swap: Callable[[Any], None] | None = None) -> dict[str, object]:
+    """Swap the build schema in for `marts` in one transaction; the old marts become the build schema.
+
+    Retries while readers hold locks on the published tables; raises when it could not publish
+    within PUBLISH_DEADLINE_SECONDS (then nothing changed, and the next run publishes).
+    `in_swap(cursor)` runs inside the swap transaction, after the renames: whatever must become true
+    exactly when the build is published (e.g. recording what was published) commits with it."""
+    import psycopg2.errors
+
+    published, build = PUBLISHED_MARTS_SCHEMA, _identifier(settings.marts_schema)
+    if build != PG_BUILD_MARTS_SCHEMA:
+        raise ValueError(f"publish_schema_swap on PostgreSQL builds only, got build schema {build!r}")
+    role = bi_reader_role()
+    con = _pg_connect(settings)
+    started, attempts = time.monotonic(), 0
+    try:
+        while True:
+            attempts += 1
+            wait = time.monotonic() - started > LOCK_NOWAIT_SECONDS
+            try:
+                con.autocommit = False
+                with con.cursor() as cur:
+                    result = _swap(cur, published, build, role, wait)
+                    if in_swap is not None:
+                        in_swap(cur)
+                con.commit()
+                break
+            except (psycopg2.errors.LockNotAvailable, psycopg2.errors.DeadlockDetected) as exc:
+                con.rollback()
+                if time.monotonic() - started > PUBLISH_DEADLINE_SECONDS:
+                    raise RuntimeError(
+                        f"could not lock the published marts for {PUBLISH_DEADLINE_SECONDS:.0f} s "
+                        f"({attempts} attempts; readers hold them): nothing was published") from exc
+                time.sleep(min(0.05 * attempts, 1.0))
+            except BaseException:
+                with contextlib.suppress(Exception):  # a broken connection: keep the original error
+                    con.rollback()
+                raise
+            finally:
+                with contextlib.suppress(Exception):
+                    con.autocommit = True
+    finally:
+        con.close()
+    log.info("published schema %s (swapped with %s) after %d attempt(s) in %.2f s", build, published,
+             attempts, time.monotonic() - started)
+    return {**result, "attempts": attempts}
+
+
+def _swap(cur, published: str, build: str, role: str, wait: bool) -> dict[str, object]:
+    if not _schema_exists(cur, build):
+        raise RuntimeError(f"no build to publish: schema {build} does not exist")
+    had_published = _schema_exists(cur, published)
+    if had_published:
+        locked = _tables(cur, published)
+        if locked:
+            if wait:
+                cur.execute(f"set local lock_timeout = '{LOCK_WAIT_TIMEOUT}'")
+            cur.execute(f"lock table {', '.join(locked)} in access exclusive mode{'' if wait else ' nowait'}")
+        carried = _carry_history_forward(cur, published, build)
+        cur.execute(f"alter schema {published} rename to {SWAP_SCHEMA}")
+    else:
+        carried = {}
+    cur.execute(f"alter schema {build} rename to {published}")
+    if had_published:
+        cur.execute(f"alter schema {SWAP_SCHEMA} rename to {build}")
+    # grants and default privileges moved with the schemas: take them off the build schema, give
+    # them to the published one (in this transaction: readers never see marts without them)
+    cur.execute("select exists (select 1 from pg_roles where rolname = %s)", (role,))
+    if cur.fetchone()[0]:
+        if had_published:
+            cur.execute(f"revoke all on schema {build} from {role}")
+            cur.execute(f"revoke all on all tables in schema {build} from {role}")
+            cur.execute(f"alter default privileges in schema {build} revoke all on tables from {role}")
+        cur.execute(f"grant usage on schema {published} to {role}")
+        cur.execute(f"grant select on all tables in schema {published} to {role}")
+        cur.execute(f"alter default privileges in schema {published} grant select on tables to {role}")
+    else:
+        log.warning("role %s does not exist (created by dbt's on-run-end hook): no grants", role)
+    return {"published_schema": published, "tables": len(_tables(cur, published)),
+            "first_publish": not had_published, **{f"history_rows_carried_{t}": n for t, n in carried.items()}}
+
+
+def _carry_history_forward(cur, published: str, build: str) -> dict[str, int]:
+    """Rows of the published history tables that the (one run old) build lacks, keyed by run."""
+    carried = {}
+    for table, run_column in HISTORY_TABLES.items():
+        cur.execute("select count(*) = 2 from information_schema.tables where table_name = %s "
+                    "and table_schema in (%s, %s)", (table, published, build))
+        if not cur.fetchone()[0]:
+            continue
+        # the columns both builds have (a column added since is NULL in older rows)
+        cur.execute("select column_name from information_schema.columns as b where table_schema = %s "
+                    "and table_name = %s and exists (select 1 from information_schema.columns as p "
+                    "where p.table_schema = %s and p.table_name = b.table_name and p.column_name = b.column_name) "
+                    "order by ordinal_position", (build, table, published))
+        cols = ", ".join(f'"{c}"' for (c,) in cur.fetchall())
+        cur.execute(f'insert into {build}.{table} ({cols}) select {cols} from {published}.{table} as p '
+                    f'where not exists (select 1 from {build}.{table} as b where b."{run_column}" '
+                    f'is not distinct from p."{run_column}")')
+        carried[table] = cur.rowcount
+    return carried

@@ -75,7 +75,9 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings, elapsed: fl
         f"  files          : {loads['files_loaded']} loaded, {loads['files_skipped']} already loaded, "
         f"{loads['files_empty']} empty, {loads['files_duplicate']} duplicate",
         f"  rows loaded    : {loads['rows_loaded']:,}",
-        f"  dbt models     : {models} built",
+        f"  dbt models     : {models} built"
+        + (" (nothing new since the last published build: dbt, Python marts and publish skipped)"
+           if result.success and models == 0 else ""),
         f"  checks         : {checks['passed']} passed, {checks['failed_warn']} warnings, {checks['failed_error']} failed",
     ]
     try:

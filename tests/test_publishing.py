@@ -1,9 +1,11 @@
-"""Write-audit-publish on DuckDB: readers are never locked out and never see a mix of two builds;
-a run killed mid-way leaves the published marts intact and the next run completes."""
+"""Write-audit-publish on DuckDB (published file) and PostgreSQL (blue/green schemas): readers are
+never locked out and never see a mix of two builds; a run that fails a check or is killed mid-way
+leaves the published marts intact and the next run completes."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +17,7 @@ import duckdb
 import pytest
 
 from orchestration.generate import main as generate
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.slow
 GEN = ["--customers", "60", "--start", "2024-01-01", "--months", "6", "--dirty-rate", "0.01", "--seed", "11"]
@@ -95,3 +97,262 @@ def test_killed_run_leaves_published_intact_and_next_run_completes(published, tm
     out = finish(rerun)
     assert rerun.returncode == 0, out[-4000:]
     assert probe(settings.duckdb_path) != before
+
+
+# ----------------------------------------------------------------------------------- PostgreSQL
+# Blue/green schemas (orchestration/publishing.py): the run builds the marts into marts__next and
+# swaps it in for marts in one transaction, only when every step and error-severity check passed.
+
+PG_PROBE = ("select (select count(*) from marts.fct_invoice_lines), (select sum(net_revenue_usd) from marts.kpi_revenue "
+            "where period_type = 'month'), (select max(date_day) from marts.dim_date), "
+            "(select max(fitted_at) from marts.customer_clv), (select max(fitted_at) from marts.clv_model_fits)")
+BLOCKER_TEST = """{{ config(severity='error') }}
+-- added by tests/test_publishing.py to a copy of the project: an error-severity check that fails
+-- once the last mart (built after the Python marts) exists
+select count(*) as provoked_failure from {{ ref('kpi_acquisition_monthly') }}
+"""
+# `make run`'s code path against another dbt project directory (the copy with the failing check)
+RUN_WITH_PROJECT = ("import sys; from pathlib import Path; import orchestration.settings as s; "
+                    "s.DBT_PROJECT_DIR = Path(sys.argv[1]); from orchestration.run import main; sys.exit(main([]))")
+
+
+def pg_connect(settings: Settings, user: str | None = None):
+    import psycopg2
+
+    con = psycopg2.connect(host=settings.pg_host, port=settings.pg_port, user=user or settings.pg_user,
+                           password=None if user else settings.pg_password or None, dbname=settings.pg_database)
+    con.autocommit = True
+    return con
+
+
+def pg_fetch(settings: Settings, sql: str, user: str | None = None) -> list[tuple]:
+    con = pg_connect(settings, user)
+    try:
+        with con.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        con.close()
+
+
+def pg_probe(settings: Settings, schema: str = "marts") -> tuple:
+    return pg_fetch(settings, PG_PROBE.replace("marts.", f"{schema}."))[0]
+
+
+def pg_marts_state(settings: Settings) -> dict:
+    """Everything a reader of schema marts can observe: relations (by oid), rows, bi_reader's privileges."""
+    con = pg_connect(settings)
+    try:
+        with con.cursor() as cur:
+            cur.execute("select c.relname, c.oid::int, c.relacl::text from pg_class c join pg_namespace n "
+                        "on n.oid = c.relnamespace where n.nspname = 'marts' and c.relkind in ('r', 'v', 'm') "
+                        "order by 1")
+            relations = cur.fetchall()
+            rows = {}
+            for name, _, _ in relations:
+                cur.execute(f'select * from marts."{name}"')
+                rows[name] = sorted(cur.fetchall(), key=repr)
+            cur.execute("select has_schema_privilege('bi_reader', 'marts', 'usage')")
+            usage = cur.fetchone()[0]
+    finally:
+        con.close()
+    return {"relations": relations, "rows": rows, "bi_reader_usage": usage}
+
+
+def summary_line(stdout: str, label: str) -> str:
+    return next((line for line in stdout.splitlines() if line.strip().startswith(label)), "")
+
+
+def pg_build_tables(settings: Settings) -> set[tuple]:
+    return set(pg_fetch(settings, "select c.relname, c.oid::int from pg_class c join pg_namespace n "
+                                  "on n.oid = c.relnamespace where n.nspname = 'marts__next'"))
+
+
+def assert_bi_reader_reads_marts_not_build(settings: Settings) -> None:
+    import psycopg2
+
+    tables = [t for (t,) in pg_fetch(settings, "select table_name from information_schema.tables "
+                                               "where table_schema = 'marts' order by 1")]
+    assert {"fct_invoice_lines", "kpi_acquisition_monthly", "customer_clv"} <= set(tables)
+    con = pg_connect(settings, "bi_reader")
+    try:
+        with con.cursor() as cur:
+            for table in tables:
+                cur.execute(f'select count(*) from marts."{table}"')
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("select count(*) from marts__next.fct_invoice_lines")
+    finally:
+        con.close()
+
+
+def read_while_running(run: subprocess.Popen, settings: Settings) -> tuple[set, list, int]:
+    """Query marts as bi_reader until the run ends: (distinct answers, errors, queries)."""
+    reader = pg_connect(settings, "bi_reader")  # a BI tool's long-lived connection
+    answers, errors, queries = set(), [], 0
+    try:
+        while run.poll() is None:
+            for con in (reader, None):  # and a fresh connection each time
+                try:
+                    if con is None:
+                        answers.add(pg_fetch(settings, PG_PROBE, "bi_reader")[0])
+                    else:
+                        with con.cursor() as cur:
+                            cur.execute(PG_PROBE)
+                            answers.add(cur.fetchone())
+                    queries += 1
+                except Exception as exc:  # noqa: BLE001 - any failure to read is what this test forbids
+                    errors.append(repr(exc))
+            time.sleep(0.02)
+    finally:
+        reader.close()
+    return answers, errors, queries
+
+
+@pytest.fixture(scope="module")
+def pg_published(tmp_path_factory):
+    """A PostgreSQL warehouse published from a small generated landing, and one more day landed after it.
+
+    The tests below run against it in turn; each reads what is published when it starts."""
+    from conftest import fresh_pg_database
+
+    tmp = tmp_path_factory.mktemp("publish_pg")
+    with fresh_pg_database() as db:
+        landing = tmp / "landing"
+        generate(["--out", str(landing), *GEN])
+        settings = replace(Settings.from_env(), landing_dir=landing, target="postgres", pg_database=db,
+                           duckdb_path=tmp / "duckdb_unused" / "warehouse.duckdb")
+        first = start_run(settings, tmp, "pg_first.log")
+        out = finish(first)
+        assert first.returncode == 0, out[-4000:]
+        assert_bi_reader_reads_marts_not_build(settings)
+        generate(["--out", str(landing), *GEN, "--extra-day"])
+        yield settings, tmp
+
+
+def test_pg_failed_check_leaves_published_marts_as_they_were(pg_published):
+    settings, tmp = pg_published
+    before, probe_before = pg_marts_state(settings), pg_probe(settings)
+    project = tmp / "dbt_project_failing"
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    (project / "tests" / "zz_provoked_failure.sql").write_text(BLOCKER_TEST)
+    env = {**os.environ, **settings.environ(), "DAGSTER_HOME": str(tmp / "dagster_home")}
+    with open(tmp / "pg_failed.log", "w") as log:
+        run = subprocess.Popen([sys.executable, "-c", RUN_WITH_PROJECT, str(project)], env=env, cwd=PROJECT_ROOT,
+                               stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        answers, errors, _ = read_while_running(run, settings)
+        run.wait(timeout=900)
+    out = (tmp / "pg_failed.log").read_text()
+    assert run.returncode == 1, out[-4000:]
+    assert "FAILED" in out
+    assert "zz_provoked_failure (error)" in summary_line(out, "checks not met"), out[-3000:]
+    assert errors == [] and answers == {probe_before}  # readers saw the published build all along
+    # the whole new build (dbt and Python marts, the extra day included) is in the build schema...
+    assert pg_probe(settings, "marts__next") != probe_before
+    # ...and readers see exactly what they saw before: same tables (same objects), rows, grants
+    assert pg_marts_state(settings) == before
+    assert_bi_reader_reads_marts_not_build(settings)
+
+
+def test_pg_killed_run_leaves_published_marts_intact(pg_published):
+    settings, tmp = pg_published
+    before = pg_marts_state(settings)
+    build_tables = pg_build_tables(settings)
+    run = start_run(settings, tmp, "pg_killed.log")
+    # kill it once dbt has started replacing tables in the build schema
+    deadline = time.time() + 300
+    while pg_build_tables(settings) == build_tables and time.time() < deadline and run.poll() is None:
+        time.sleep(0.2)
+    assert run.poll() is None, "the run ended before it could be killed"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    assert pg_marts_state(settings) == before
+    assert_bi_reader_reads_marts_not_build(settings)
+
+
+def test_pg_readers_see_one_published_build_at_a_time(pg_published):
+    """bi_reader queries marts all through a full run (after the failed and killed ones above, if
+    they ran): every query answers, from the old build or the new one, never a mix."""
+    settings, tmp = pg_published
+    before = pg_probe(settings)
+    run = start_run(settings, tmp, "pg_readers.log")
+    answers, errors, queries = read_while_running(run, settings)
+    out = finish(run)
+    assert run.returncode == 0, out[-4000:]
+    after = pg_probe(settings)
+    assert errors == []
+    assert queries > 100
+    assert after != before  # the new day was published
+    assert answers <= {before, after}, answers  # never a half-published mix
+    assert before in answers
+    assert_bi_reader_reads_marts_not_build(settings)
+
+
+def test_pg_swap_waits_for_readers_moves_grants_and_keeps_history():
+    """publish_schema_swap on hand-made schemas (no dbt): a first publish without marts, then a swap
+    while a reader's transaction is on the old build."""
+    import threading
+
+    import psycopg2
+
+    from conftest import fresh_pg_database
+    from orchestration.publishing import prepare_build_schema, publish_schema_swap
+
+    with fresh_pg_database() as db:
+        settings = replace(Settings.from_env(), target="postgres", pg_database=db)
+
+        def sql(statement: str, user: str | None = None) -> list[tuple]:
+            con = pg_connect(settings, user)
+            try:
+                with con.cursor() as cur:
+                    cur.execute(statement)
+                    return cur.fetchall() if cur.description else []
+            finally:
+                con.close()
+
+        def build(n: int, fitted_at: str) -> None:
+            assert prepare_build_schema(settings) == "marts__next"
+            sql(f"create table marts__next.t as select {n} as build")
+            sql("create table marts__next.clv_model_fits (fitted_at timestamp, model varchar); "
+                f"insert into marts__next.clv_model_fits values ('{fitted_at}', 'sbg')")
+
+        sql("do $$ begin create role bi_reader login; exception when duplicate_object then null; end $$")
+        build(1, "2024-01-01")
+        assert publish_schema_swap(settings)["first_publish"] is True
+        assert sql("select build from marts.t", "bi_reader") == [(1,)]
+        assert sql("select count(*) from pg_namespace where nspname = 'marts__next'") == [(0,)]
+
+        build(2, "2024-02-01")
+        reader = pg_connect(settings, "bi_reader")
+        reader.autocommit = False  # a reader in the middle of a transaction on the old build
+        with reader.cursor() as cur:
+            cur.execute("select build from marts.t")
+            assert cur.fetchall() == [(1,)]
+        publisher = threading.Thread(target=publish_schema_swap, args=(settings,))
+        publisher.start()
+        time.sleep(1.5)
+        assert publisher.is_alive()  # waits for the reader, without blocking it
+        with reader.cursor() as cur:
+            cur.execute("select build from marts.t")
+            assert cur.fetchall() == [(1,)]
+        reader.rollback()
+        publisher.join(timeout=30)
+        assert not publisher.is_alive()
+        with reader.cursor() as cur:
+            cur.execute("select build from marts.t")
+            assert cur.fetchall() == [(2,)]
+        reader.close()
+
+        assert sql("select build from marts__next.t") == [(1,)]  # the old build is the next build schema
+        # history: the published run's rows are carried into the build it was one run behind
+        assert sql("select fitted_at::date::text from marts.clv_model_fits order by 1") == [
+            ("2024-01-01",), ("2024-02-01",)]
+        # privileges moved: bi_reader reads marts only, also tables created later in either schema
+        sql("create table marts__next.later (x int); create table marts.later (x int)")
+        assert sql("select has_schema_privilege('bi_reader', 'marts', 'usage'), "
+                   "has_schema_privilege('bi_reader', 'marts__next', 'usage'), "
+                   "has_table_privilege('bi_reader', 'marts.later', 'select'), "
+                   "has_table_privilege('bi_reader', 'marts__next.t', 'select'), "
+                   "has_table_privilege('bi_reader', 'marts__next.later', 'select')") == [(True, False, True, False, False)]
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            sql("select * from marts__next.t", "bi_reader")

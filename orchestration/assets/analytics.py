@@ -1,7 +1,9 @@
 """Python analytics assets: cohort retention and customer lifetime value, written to schema marts.
 
 The maths is in orchestration/analytics (pure functions); this module only reads the marts,
-calls it, writes the results back and checks them.
+calls it, writes the results back and checks them. They read and write the marts of the build
+(`Settings.marts_schema`: `marts` in the DuckDB build file, the build schema on PostgreSQL), never
+what readers see (orchestration/publishing.py).
 """
 
 import dagster as dg
@@ -39,18 +41,20 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
         description="Logo and revenue retention by MRR cohort and months since acquisition (kpis.md).",
     )
     def cohort_retention_asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        marts = warehouse.settings().marts_schema
         with warehouse.connect() as wh:
             latest = pd.Timestamp(wh.fetchall("select latest_complete_month from intermediate.int_as_of")[0][0])
-            mrr = wh.query_df("select customer_id, month, mrr_usd from marts.fct_mrr")
+            mrr = wh.query_df(f"select customer_id, month, mrr_usd from {marts}.fct_mrr")
             table = cohort_retention(mrr, latest)
-            wh.write_df("marts.cohort_retention", table, python_mart_types()["cohort_retention"])
+            wh.write_df(f"{marts}.cohort_retention", table, python_mart_types()["cohort_retention"])
         return dg.MaterializeResult(metadata={"rows": len(table), "cohorts": int(table["cohort_month"].nunique())})
 
     @dg.asset_check(asset=cohort_retention_asset, blocking=True,
                     description="Retention at month 0 is 1 for every cohort; never above the cohort size.")
     def cohort_retention_starts_at_one(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        marts = warehouse.settings().marts_schema
         with warehouse.connect() as wh:
-            bad = len(cohort_retention_violations(wh.query_df("select * from marts.cohort_retention")))
+            bad = len(cohort_retention_violations(wh.query_df(f"select * from {marts}.cohort_retention")))
         return dg.AssetCheckResult(passed=bad == 0, metadata={"failing_rows": bad})
 
     @dg.multi_asset(
@@ -66,18 +70,19 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
     )
     def customer_clv_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         settings = Settings.from_env()
+        marts = settings.marts_schema
         with warehouse.connect() as wh:
             as_of_at, latest = wh.fetchall("select as_of_at, latest_complete_month from intermediate.int_as_of")[0]
             inputs = ClvInputs(
                 dim_customers=wh.query_df(
                     "select customer_id, segment, status, current_mrr, lifetime_revenue, first_paid_at "
-                    "from marts.dim_customers"),
-                fct_mrr=wh.query_df("select customer_id, month, mrr_usd, movement from marts.fct_mrr"),
+                    f"from {marts}.dim_customers"),
+                fct_mrr=wh.query_df(f"select customer_id, month, mrr_usd, movement from {marts}.fct_mrr"),
                 monthly_revenue=wh.query_df(
-                    "select period_start as month, net_revenue_usd, cogs_usd from marts.kpi_revenue "
+                    f"select period_start as month, net_revenue_usd, cogs_usd from {marts}.kpi_revenue "
                     "where period_type = 'month'"),
                 one_off_payments=wh.query_df(
-                    "select customer_id, paid_at, sum(amount_usd) as amount_usd from marts.fct_invoice_lines "
+                    f"select customer_id, paid_at, sum(amount_usd) as amount_usd from {marts}.fct_invoice_lines "
                     "where invoice_status = 'paid' group by customer_id, invoice_id, paid_at "
                     "having sum(amount_usd) > 0"),
                 latest_complete_month=pd.Timestamp(latest),
@@ -86,9 +91,9 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
             result = compute_customer_clv(inputs, settings.clv_discount_rate_annual)
             for warning in result.warnings:
                 context.log.warning(f"CLV model: {warning}")
-            wh.write_df("marts.customer_clv", result.customer_clv, python_mart_types()["customer_clv"])
+            wh.write_df(f"{marts}.customer_clv", result.customer_clv, python_mart_types()["customer_clv"])
             # history keyed by the as-of date: a re-run for the same data replaces its own rows
-            wh.append_df("marts.clv_model_fits", result.model_fits, python_mart_types()["clv_model_fits"],
+            wh.append_df(f"{marts}.clv_model_fits", result.model_fits, python_mart_types()["clv_model_fits"],
                          replace_where=f"fitted_at = '{pd.Timestamp(as_of_at).isoformat(sep=' ')}'")
         models = result.customer_clv["model"].value_counts().to_dict()
         yield dg.MaterializeResult(asset_key=["marts", "customer_clv"],
@@ -100,8 +105,9 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
     @dg.asset_check(asset=dg.AssetKey(["marts", "clv_model_fits"]), blocking=False,
                     description="Every model fit attempted in the latest run converged.")
     def clv_fits_converged(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        marts = warehouse.settings().marts_schema
         with warehouse.connect() as wh:
-            fits = wh.query_df("select * from marts.clv_model_fits")
+            fits = wh.query_df(f"select * from {marts}.clv_model_fits")
         failed = failed_fits(fits)
         # a fit that could not be identified from the data (too few cohorts, no repeat buyers) is a
         # warning: its customers fall back to the pooled fit; a fit that did not converge is an error
@@ -111,15 +117,17 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
     @dg.asset_check(asset=dg.AssetKey(["marts", "clv_model_fits"]), blocking=True,
                     description="Every fitted sBG survival curve starts at 1 and never rises.")
     def sbg_survival_non_increasing(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        marts = warehouse.settings().marts_schema
         with warehouse.connect() as wh:
-            bad = increasing_sbg_survival(wh.query_df("select * from marts.clv_model_fits"))
+            bad = increasing_sbg_survival(wh.query_df(f"select * from {marts}.clv_model_fits"))
         return dg.AssetCheckResult(passed=not bad, metadata={"segments_failing": ", ".join(bad) or "none"})
 
     @dg.asset_check(asset=dg.AssetKey(["marts", "customer_clv"]), blocking=True,
                     description="Predicted CLV is non-negative and grows with the horizon; survival and P(alive) in [0, 1].")
     def customer_clv_is_sane(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        marts = warehouse.settings().marts_schema
         with warehouse.connect() as wh:
-            df = wh.query_df("select * from marts.customer_clv")
+            df = wh.query_df(f"select * from {marts}.customer_clv")
         bad = len(customer_clv_violations(df))
         return dg.AssetCheckResult(passed=bad == 0, metadata={"failing_rows": bad, "customers": len(df)})
 

@@ -23,7 +23,8 @@ def build_load_asset(contract: TableContract) -> dg.AssetsDefinition:
     )
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connect() as wh:
-            result = load_table(wh, warehouse.landing_dir, contract)
+            result = load_table(wh, warehouse.landing_dir, contract,
+                                verify_unchanged=warehouse.settings().verify_landed_files)
             (total_rows,) = wh.fetchall(f"select count(*) from {contract.qualified_name}")[0]
         context.log.info(
             f"{contract.key}: {result.files_loaded} new files, {result.rows_loaded} rows, "
@@ -61,7 +62,7 @@ def load_ledger(warehouse: WarehouseResource) -> dg.MaterializeResult:
         ensure_audit_schema(wh)
         outcomes = dict(wh.fetchall(f"select outcome, count(*) from {LEDGER_TABLE} group by outcome"))
     return dg.MaterializeResult(metadata={"ledger_rows": sum(outcomes.values()),
-                                          **{f"files_{k}": v for k, v in sorted(outcomes.items())}})
+                                          **{f"ledger_{k}": v for k, v in sorted(outcomes.items())}})
 
 
 load_assets = [*table_load_assets, load_ledger]
