@@ -9,6 +9,10 @@ from orchestration.loading.contract import load_contracts
 
 CONTRACTS = load_contracts()
 
+# One valid crm.leads row (override fields per test: dict(VALID_LEAD, id="L2")).
+VALID_LEAD = dict(id="L1", email="a@x.com", company="Acme", lead_source="email", status="open", owner_id="U1",
+                  created_at="2024-01-10T09:30:00+01:00", is_converted="false")
+
 
 def write_landing_file(landing: Path, table: str, file_name: str, rows: list[dict], loaded_at: str,
                        columns: list[str] | None = None) -> Path:

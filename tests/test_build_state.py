@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from conftest import base_settings
-from landing_builder import CONTRACTS, write_landing_file
+from landing_builder import CONTRACTS, VALID_LEAD, write_landing_file
 from orchestration import build_state
 from orchestration.loading.loader import load_all
 from orchestration.warehouse import connect
 
-LEAD = dict(id="L1", email="a@x.com", company="Acme", lead_source="email", status="open", owner_id="U1",
-            created_at="2024-01-10T09:30:00+01:00", is_converted="false")
+LEAD = VALID_LEAD
 
 
 def test_code_fingerprint_follows_every_model_macro_and_python_file(tmp_path):

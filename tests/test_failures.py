@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from conftest import base_settings
-from landing_builder import empty_landing, write_landing_file
+from landing_builder import VALID_LEAD, empty_landing, write_landing_file
 from orchestration.assets.dbt import dbt_failure
 
-LEAD = dict(id="L1", email="a@x.com", company="Acme", lead_source="email", status="open", owner_id="U1",
-            created_at="2024-01-10T09:30:00+01:00", is_converted="false")
+LEAD = VALID_LEAD
 
 
 def test_failing_checks_fail_without_retry_naming_check_and_rows():

@@ -9,13 +9,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import base_settings
-from landing_builder import CONTRACTS, write_landing_file
+from landing_builder import CONTRACTS, VALID_LEAD, write_landing_file
 from orchestration.loading.loader import LoadFailed, load_all, load_table
 from orchestration.warehouse import connect
 
 T1 = "2024-02-01T03:00:00+00:00"
-LEAD = dict(id="L1", email="a@x.com", company="Acme", lead_source="email", status="open", owner_id="U1",
-            created_at="2024-01-10T09:30:00+01:00", is_converted="false")
+LEAD = VALID_LEAD
 
 
 def ledger(wh) -> list[tuple]:
