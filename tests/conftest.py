@@ -79,9 +79,10 @@ def pg_database_module() -> Iterator[str]:
         yield name
 
 
-def run_dbt(settings: Settings, args: list[str], tmp_path: Path, check: bool = True) -> subprocess.CompletedProcess:
+def run_dbt(settings: Settings, args: list[str], tmp_path: Path, check: bool = True,
+            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the project's dbt against `settings`' warehouse, with target/logs in tmp_path."""
-    env = {**os.environ, **settings.dbt_env()}
+    env = {**os.environ, **settings.dbt_env(), **(extra_env or {})}
     cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR),
            "--profiles-dir", str(PROJECT_ROOT), "--target", settings.target,
            "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "dbt_logs")]
