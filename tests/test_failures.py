@@ -28,7 +28,7 @@ def test_dbt_errors_are_left_to_the_retry_policy():
     assert "fct_mrr: server closed the connection unexpectedly" in failure.description
 
 
-def test_refused_file_fails_its_load_step_once_naming_file_and_columns(tmp_path, monkeypatch):
+def test_refused_file_fails_the_load_step_once_naming_file_and_columns(tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     empty_landing(landing)
     write_landing_file(landing, "crm.leads", "2024-02-01.csv", [LEAD], "2024-02-01T03:00:00+00:00",
@@ -41,7 +41,7 @@ def test_refused_file_fails_its_load_step_once_naming_file_and_columns(tmp_path,
     result = run_pipeline(settings, quiet=True)
     assert not result.success
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert [e.step_key for e in failures] == ["crm__leads"]
+    assert [e.step_key for e in failures] == ["load_landed_files"]  # one step loads every table
     message = failures[0].event_specific_data.error.message
     assert "crm/leads/2024-02-01.csv: missing required columns: company, lead_source" in message
     # permanent: no retry was scheduled, and nothing after the loads ran (nothing was published)

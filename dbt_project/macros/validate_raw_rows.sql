@@ -14,6 +14,9 @@
     future_timestamp:<col>, missing_fx_rate, duplicate_key (a key repeated in one file with the
     same _loaded_at: the first in file order wins). Quarantine comes before versioning, so a bad
     newest version never supersedes the latest valid one.
+    `_batch_at` marks the run that (re)wrote the row: an incremental run rewrites every version of
+    every key it touches, so "rows with _batch_at after my watermark" are exactly the keys that may
+    have changed since an incremental fact last ran (macros/incremental_facts.sql).
 -#}
 
 {% macro raw_contract(source_name, table_name) %}
@@ -238,7 +241,8 @@ select
     {{ raw_key_expr(primary_key, '__raw') }} as _primary_key_value,
     {%- set json_pairs = [('_loaded_at', '_loaded_at_raw'), ('_is_deleted', '_is_deleted_raw')] %}
     {%- for name, meta in columns %}{% do json_pairs.append((name, adapter.quote(name ~ '__raw'))) %}{% endfor %}
-    case when _dq_rule is not null then {{ wh_row_json(json_pairs) }} end as _raw_json
+    case when _dq_rule is not null then {{ wh_row_json(json_pairs) }} end as _raw_json,
+    {{ batch_marker() }} as _batch_at
 from versioned
 {%- endif %}
 {% endmacro %}

@@ -1,10 +1,22 @@
 -- Every staged invoice line with its invoice, price and USD amounts. A line whose invoice is not
 -- in staging (never landed, or quarantined: lines follow their invoice) is kept with
 -- is_orphan = true and counts in no KPI until its invoice lands (raw_sources.md, bad input).
+-- Incremental: a nightly run recomputes the lines whose row, invoice, price or FX rate changed
+-- (macros/incremental_facts.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='invoice_line_id',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_rows('invoice_line_id', int_invoice_lines_changed_keys()) }}"
+) }}
 with
 
 line_items as (
     select * from {{ ref('stg_billing__invoice_line_items') }}
+    {%- if is_incremental() %}
+    where invoice_line_id in ({{ int_invoice_lines_changed_keys() }})
+    {%- endif %}
 ),
 
 invoices as (
@@ -106,5 +118,6 @@ select
     cast(case
         when is_mrr_line then coalesce({{ exact_ratio('amount_usd', 'billing_interval_months', 2) }}, 0)
         else 0
-    end as decimal(18, 2)) as mrr_usd
+    end as decimal(18, 2)) as mrr_usd,
+    {{ batch_marker() }} as _batch_at
 from with_mrr

@@ -6,11 +6,23 @@
 -- opportunity's when the history leaves them NULL; USD at the opportunity's close_date rate,
 -- like fct_opportunities.amount_usd. Reused by fct_opportunities (stage entry times), by
 -- kpi_pipeline_daily and by kpi_sales_company_monthly (open opportunities at month start).
+-- Incremental: a nightly run recomputes every interval of the opportunities whose row, history,
+-- parents or FX rate changed (macros/incremental_facts.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='opportunity_id',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_rows('opportunity_id', stage_intervals_changed_keys()) }}"
+) }}
 with
 
 -- an orphan opportunity (its account or owner is not staged) waits for its parent
 opportunities as (
-    {{ sales_records_without_orphans('opportunities', 'opportunity_id') }}
+    select * from ({{ sales_records_without_orphans('opportunities', 'opportunity_id') }}) as opportunities
+    {%- if is_incremental() %}
+    where opportunity_id in ({{ stage_intervals_changed_keys() }})
+    {%- endif %}
 ),
 
 opportunity_history as (
@@ -74,5 +86,6 @@ select
     amount_usd,
     -- exact decimal product (multiply by 0.01, never divide; scale 2 + 2 + 2 = 6 fits exactly);
     -- rounded to cents only after summing in the mart
-    cast(cast(amount_usd as decimal(38, 2)) * probability * 0.01 as decimal(38, 6)) as weighted_amount_usd
+    cast(cast(amount_usd as decimal(38, 2)) * probability * 0.01 as decimal(38, 6)) as weighted_amount_usd,
+    {{ batch_marker() }} as _batch_at
 from converted

@@ -1,0 +1,94 @@
+{#- Incremental facts (issue 5): a nightly run recomputes only the rows whose inputs changed.
+
+    Every base model row carries `_batch_at`, the start of the dbt run that (re)wrote it; an
+    incremental base run rewrites every landed version of every key it touches (new files, late and
+    updated rows, keys waiting for an FX rate). An incremental fact keeps the same marker on its own
+    rows, so its newest `_batch_at` (its watermark) says which base rows it has already taken in.
+    Each run it:
+      1. finds the changed keys: its own base keys written after the watermark, plus the records
+         whose parents (the rows they join or are checked against) were written after it;
+      2. deletes its rows of those keys (pre_hook delete_changed_rows: a record that was deleted,
+         quarantined or became an orphan leaves the fact);
+      3. computes those keys again from staging and inserts them (delete+insert on the key).
+    The watermark is the fact's own, so a copy that is one run behind (the PostgreSQL build schema
+    marts__next) catches up on every run it missed. `make run FULL_REFRESH=1` rebuilds from scratch.
+    tests/test_incremental.py proves nightly == from scratch on both engines. -#}
+
+{#- The marker of this dbt run: the same for every row a run writes. -#}
+{% macro batch_marker() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#- The newest _batch_at of this incremental model: base rows written after it are news. -#}
+{% macro fact_watermark() -%}
+    (select coalesce(max(_batch_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+{%- endmacro %}
+
+{#- The keys of a base model written after the watermark (every version of every touched key). -#}
+{% macro base_keys_changed(base_model, key_column='id') -%}
+    select {{ key_column }} from {{ ref(base_model) }} where _batch_at > {{ fact_watermark() }}
+{%- endmacro %}
+
+{#- The earliest changed rate date per currency: conversions on or after it may use another rate. -#}
+{% macro fx_rates_changed() -%}
+    select currency, min(rate_date) as first_changed_rate_date
+    from {{ ref('base_finance__fx_rates') }}
+    where _batch_at > {{ fact_watermark() }}
+    group by currency
+{%- endmacro %}
+
+{#- pre_hook: delete the rows of every changed key before the model inserts the recomputed ones. -#}
+{% macro delete_changed_rows(key_column, changed_keys_sql) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ key_column }} in ({{ changed_keys_sql }})
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- fct_activities: the activity changed, or one of the parents its orphan check looks at. -#}
+{% macro fct_activities_changed_keys() -%}
+    {{ base_keys_changed('base_crm__activities') }}
+    union
+    select activity_id
+    from {{ ref('stg_crm__activities') }}
+    where owner_id in ({{ base_keys_changed('base_crm__users') }})
+        or lead_id in ({{ base_keys_changed('base_crm__leads') }})
+        or contact_id in ({{ base_keys_changed('base_crm__contacts') }})
+        or opportunity_id in ({{ base_keys_changed('base_crm__opportunities') }})
+        or account_id in ({{ base_keys_changed('base_crm__accounts') }})
+{%- endmacro %}
+
+{#- int_invoice_lines: the line changed, or its invoice, its price, or the FX rate in force on its
+    invoice date. -#}
+{% macro int_invoice_lines_changed_keys() -%}
+    {{ base_keys_changed('base_billing__invoice_line_items') }}
+    union
+    select line_items.invoice_line_id
+    from {{ ref('stg_billing__invoice_line_items') }} as line_items
+    left join {{ ref('stg_billing__invoices') }} as invoices
+        on line_items.invoice_id = invoices.invoice_id
+    left join ({{ fx_rates_changed() }}) as changed_fx
+        on invoices.currency = changed_fx.currency
+    where line_items.invoice_id in ({{ base_keys_changed('base_billing__invoices') }})
+        or line_items.price_id in ({{ base_keys_changed('base_billing__prices') }})
+        or cast(invoices.created_at as date) >= changed_fx.first_changed_rate_date
+{%- endmacro %}
+
+{#- int_sales__opportunity_stage_intervals (key opportunity_id: all intervals of an opportunity
+    are recomputed together): the opportunity changed, one of its history rows (every version, so
+    a row moved to another opportunity counts for both), its account or owner (orphan check), or
+    the FX rate in force on its close_date. -#}
+{% macro stage_intervals_changed_keys() -%}
+    {{ base_keys_changed('base_crm__opportunities') }}
+    union
+    {{ base_keys_changed('base_crm__opportunity_history', 'opportunity_id') }}
+    union
+    select opportunities.opportunity_id
+    from {{ ref('stg_crm__opportunities') }} as opportunities
+    left join ({{ fx_rates_changed() }}) as changed_fx
+        on opportunities.currency = changed_fx.currency
+    where opportunities.account_id in ({{ base_keys_changed('base_crm__accounts') }})
+        or opportunities.owner_id in ({{ base_keys_changed('base_crm__users') }})
+        or opportunities.close_date >= changed_fx.first_changed_rate_date
+{%- endmacro %}
