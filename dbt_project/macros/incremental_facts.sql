@@ -92,3 +92,33 @@
         or opportunities.owner_id in ({{ base_keys_changed('base_crm__users') }})
         or opportunities.close_date >= changed_fx.first_changed_rate_date
 {%- endmacro %}
+
+{#- fct_leads: the lead changed, one of its orphan-check parents, its converted account's paying
+    status (a billing customer of that account, or one of that customer's invoices, changed), or
+    one of its completed activities (every version of a changed activity, and activities whose
+    own parents changed: first_activity_at reads non-orphan activities only). -#}
+{% macro fct_leads_changed_keys() -%}
+    {{ base_keys_changed('base_crm__leads') }}
+    union
+    select lead_id
+    from {{ ref('stg_crm__leads') }}
+    where owner_id in ({{ base_keys_changed('base_crm__users') }})
+        or converted_account_id in ({{ base_keys_changed('base_crm__accounts') }})
+        or converted_opportunity_id in ({{ base_keys_changed('base_crm__opportunities') }})
+        or converted_account_id in (
+            {{ base_keys_changed('base_billing__customers', 'crm_account_id') }}
+            union
+            select crm_account_id
+            from {{ ref('stg_billing__customers') }}
+            where customer_id in ({{ base_keys_changed('base_billing__invoices', 'customer_id') }})
+        )
+    union
+    {{ base_keys_changed('base_crm__activities', 'lead_id') }}
+    union
+    select lead_id
+    from {{ ref('stg_crm__activities') }}
+    where owner_id in ({{ base_keys_changed('base_crm__users') }})
+        or contact_id in ({{ base_keys_changed('base_crm__contacts') }})
+        or opportunity_id in ({{ base_keys_changed('base_crm__opportunities') }})
+        or account_id in ({{ base_keys_changed('base_crm__accounts') }})
+{%- endmacro %}

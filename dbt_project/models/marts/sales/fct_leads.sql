@@ -1,15 +1,30 @@
 -- One row per lead, with its response time and whether it became a paying customer.
 -- No email or company name: PII stays in raw/staging.
+-- Incremental: a nightly run recomputes the leads whose row, parents, activities or converted
+-- account's paying status changed (macros/incremental_facts.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='lead_id',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_rows('lead_id', fct_leads_changed_keys()) }}"
+) }}
 with
 
 -- a lead or activity whose owner (or another parent) is not staged waits for it (raw_sources.md)
 leads as (
-    {{ sales_records_without_orphans('leads', 'lead_id') }}
+    select * from ({{ sales_records_without_orphans('leads', 'lead_id') }}) as leads
+    {%- if is_incremental() %}
+    where lead_id in ({{ fct_leads_changed_keys() }})
+    {%- endif %}
 ),
 
 completed_activities as (
     select * from ({{ sales_records_without_orphans('activities', 'activity_id') }}) as activities
     where status = 'completed'
+    {%- if is_incremental() %}
+        and lead_id in (select lead_id from leads)
+    {%- endif %}
 ),
 
 paying_customers as (
@@ -58,5 +73,6 @@ select
     cast(became_customer as boolean) as became_customer,
     cast(first_activity_at as timestamp) as first_activity_at,
     -- whole seconds / 3600, rounded to 2 decimals; NULL without a completed activity
-    {{ exact_ratio(dbt.datediff('created_at', 'first_activity_at', 'second'), '3600', 2) }} as response_time_hours
+    {{ exact_ratio(dbt.datediff('created_at', 'first_activity_at', 'second'), '3600', 2) }} as response_time_hours,
+    {{ batch_marker() }} as _batch_at
 from joined
