@@ -46,17 +46,25 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- fct_activities: the activity changed, or one of the parents its orphan check looks at. -#}
-{% macro fct_activities_changed_keys() -%}
-    {{ base_keys_changed('base_crm__activities') }}
+{#- The records of a sales table whose orphan status may have changed: the record itself, or a
+    parent its orphan check looks at (sales_foreign_keys). Ids as in staging. -#}
+{% macro sales_records_changed(table_name) -%}
+    {%- set fks = [] -%}
+    {%- for fk in sales_foreign_keys() if fk[0] == table_name %}{% do fks.append(fk) %}{% endfor -%}
+    {{ base_keys_changed('base_crm__' ~ table_name, fks[0][2]) }}
     union
-    select activity_id
-    from {{ ref('stg_crm__activities') }}
-    where owner_id in ({{ base_keys_changed('base_crm__users') }})
-        or lead_id in ({{ base_keys_changed('base_crm__leads') }})
-        or contact_id in ({{ base_keys_changed('base_crm__contacts') }})
-        or opportunity_id in ({{ base_keys_changed('base_crm__opportunities') }})
-        or account_id in ({{ base_keys_changed('base_crm__accounts') }})
+    select {{ fks[0][1] }}
+    from {{ ref('stg_crm__' ~ table_name) }}
+    where {% for fk in fks -%}
+        {{ fk[3] }} in ({{ base_keys_changed('base_crm__' ~ fk[4]) }})
+        {%- if not loop.last %}
+        or {% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- fct_activities: every column is the activity's own; it is in the fact when completed and not an orphan. -#}
+{% macro fct_activities_changed_keys() -%}
+    {{ sales_records_changed('activities') }}
 {%- endmacro %}
 
 {#- int_invoice_lines: the line changed, or its invoice, its price, or the FX rate in force on its
@@ -80,17 +88,15 @@
     a row moved to another opportunity counts for both), its account or owner (orphan check), or
     the FX rate in force on its close_date. -#}
 {% macro stage_intervals_changed_keys() -%}
-    {{ base_keys_changed('base_crm__opportunities') }}
+    {{ sales_records_changed('opportunities') }}
     union
     {{ base_keys_changed('base_crm__opportunity_history', 'opportunity_id') }}
     union
     select opportunities.opportunity_id
     from {{ ref('stg_crm__opportunities') }} as opportunities
-    left join ({{ fx_rates_changed() }}) as changed_fx
+    inner join ({{ fx_rates_changed() }}) as changed_fx
         on opportunities.currency = changed_fx.currency
-    where opportunities.account_id in ({{ base_keys_changed('base_crm__accounts') }})
-        or opportunities.owner_id in ({{ base_keys_changed('base_crm__users') }})
-        or opportunities.close_date >= changed_fx.first_changed_rate_date
+    where opportunities.close_date >= changed_fx.first_changed_rate_date
 {%- endmacro %}
 
 {#- fct_leads: the lead changed, one of its orphan-check parents, its converted account's paying
@@ -98,14 +104,11 @@
     one of its completed activities (every version of a changed activity, and activities whose
     own parents changed: first_activity_at reads non-orphan activities only). -#}
 {% macro fct_leads_changed_keys() -%}
-    {{ base_keys_changed('base_crm__leads') }}
+    {{ sales_records_changed('leads') }}
     union
     select lead_id
     from {{ ref('stg_crm__leads') }}
-    where owner_id in ({{ base_keys_changed('base_crm__users') }})
-        or converted_account_id in ({{ base_keys_changed('base_crm__accounts') }})
-        or converted_opportunity_id in ({{ base_keys_changed('base_crm__opportunities') }})
-        or converted_account_id in (
+    where converted_account_id in (
             {{ base_keys_changed('base_billing__customers', 'crm_account_id') }}
             union
             select crm_account_id
@@ -117,8 +120,21 @@
     union
     select lead_id
     from {{ ref('stg_crm__activities') }}
-    where owner_id in ({{ base_keys_changed('base_crm__users') }})
-        or contact_id in ({{ base_keys_changed('base_crm__contacts') }})
-        or opportunity_id in ({{ base_keys_changed('base_crm__opportunities') }})
-        or account_id in ({{ base_keys_changed('base_crm__accounts') }})
+    where activity_id in ({{ sales_records_changed('activities') }})
+{%- endmacro %}
+
+{#- int_sales__orphans, keyed (table_name, record_id): pre_hook deleting the rows of every changed
+    record of every checked table. -#}
+{% macro delete_changed_orphan_rows() -%}
+    {#- rendered outside the is_incremental() branch too, so dbt's parser sees every ref -#}
+    {%- set conditions = [] -%}
+    {%- for table_name in sales_orphan_record_tables() -%}
+        {%- do conditions.append("(table_name = '" ~ table_name ~ "' and record_id in (" ~ sales_records_changed(table_name) ~ "))") -%}
+    {%- endfor -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where {{ conditions | join('\n        or ') }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
 {%- endmacro %}

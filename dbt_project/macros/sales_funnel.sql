@@ -66,6 +66,35 @@
     ), false)
 {%- endmacro %}
 
+{#- The foreign keys the orphan check follows (raw_sources.md, bad input: a sales record whose
+    parent is not staged waits for it), as (record table, its key in staging, that key's column in
+    the base model, foreign key, parent table, parent key in staging). Parents are keyed by `id` in
+    their base model. Used by int_sales__orphans and by the incremental facts' changed keys. -#}
+{% macro sales_foreign_keys() %}
+    {{ return([
+        ('opportunities', 'opportunity_id', 'id', 'account_id', 'accounts', 'account_id'),
+        ('opportunities', 'opportunity_id', 'id', 'owner_id', 'users', 'user_id'),
+        ('opportunity_history', 'opportunity_history_id', 'id', 'opportunity_id', 'opportunities', 'opportunity_id'),
+        ('leads', 'lead_id', 'id', 'owner_id', 'users', 'user_id'),
+        ('leads', 'lead_id', 'id', 'converted_account_id', 'accounts', 'account_id'),
+        ('leads', 'lead_id', 'id', 'converted_opportunity_id', 'opportunities', 'opportunity_id'),
+        ('activities', 'activity_id', 'id', 'owner_id', 'users', 'user_id'),
+        ('activities', 'activity_id', 'id', 'lead_id', 'leads', 'lead_id'),
+        ('activities', 'activity_id', 'id', 'contact_id', 'contacts', 'contact_id'),
+        ('activities', 'activity_id', 'id', 'opportunity_id', 'opportunities', 'opportunity_id'),
+        ('activities', 'activity_id', 'id', 'account_id', 'accounts', 'account_id'),
+        ('quotas', 'owner_id', 'owner_id', 'owner_id', 'users', 'user_id'),
+        ('csat_responses', 'csat_response_id', 'id', 'account_id', 'accounts', 'account_id'),
+    ]) }}
+{% endmacro %}
+
+{#- The sales tables that have records checked for orphans, in sales_foreign_keys order. -#}
+{% macro sales_orphan_record_tables() %}
+    {%- set tables = [] -%}
+    {%- for fk in sales_foreign_keys() if fk[0] not in tables %}{% do tables.append(fk[0]) %}{% endfor -%}
+    {{ return(tables) }}
+{% endmacro %}
+
 {#- Ids of the records of a sales table whose foreign key points to nothing (int_sales__orphans),
     as a CTE body to anti-join: they stay out of every KPI until their parent lands. -#}
 {% macro sales_orphan_ids(table_name) -%}

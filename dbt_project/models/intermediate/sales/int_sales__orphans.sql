@@ -4,6 +4,15 @@
 -- KPI until the parent lands. One row per failing (record, foreign key); the sales facts, quotas,
 -- CSAT and stage history anti-join it. Parents are checked in staging only (no cascade): a lead
 -- pointing at an opportunity that is itself an orphan is not an orphan.
+-- Incremental: a nightly run re-checks the records whose row or parents changed
+-- (macros/incremental_facts.sql); the foreign keys are listed once, in macro sales_foreign_keys.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['table_name', 'record_id'],
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_orphan_rows() }}"
+) }}
 with
 
 users as (
@@ -42,35 +51,29 @@ csat_responses as (
     select * from {{ ref('stg_crm__csat_responses') }}
 ),
 
-{#- (record table, its CTE, its key, foreign key column, parent CTE, parent key) -#}
-{%- set foreign_keys = [
-    ('opportunities', 'opportunities', 'opportunity_id', 'account_id', 'accounts', 'account_id'),
-    ('opportunities', 'opportunities', 'opportunity_id', 'owner_id', 'users', 'user_id'),
-    ('opportunity_history', 'opportunity_history', 'opportunity_history_id', 'opportunity_id', 'opportunities', 'opportunity_id'),
-    ('leads', 'leads', 'lead_id', 'owner_id', 'users', 'user_id'),
-    ('leads', 'leads', 'lead_id', 'converted_account_id', 'accounts', 'account_id'),
-    ('leads', 'leads', 'lead_id', 'converted_opportunity_id', 'opportunities', 'opportunity_id'),
-    ('activities', 'activities', 'activity_id', 'owner_id', 'users', 'user_id'),
-    ('activities', 'activities', 'activity_id', 'lead_id', 'leads', 'lead_id'),
-    ('activities', 'activities', 'activity_id', 'contact_id', 'contacts', 'contact_id'),
-    ('activities', 'activities', 'activity_id', 'opportunity_id', 'opportunities', 'opportunity_id'),
-    ('activities', 'activities', 'activity_id', 'account_id', 'accounts', 'account_id'),
-    ('quotas', 'quotas', 'owner_id', 'owner_id', 'users', 'user_id'),
-    ('csat_responses', 'csat_responses', 'csat_response_id', 'account_id', 'accounts', 'account_id'),
-] %}
+{% if is_incremental() %}
+{%- for table_name in sales_orphan_record_tables() %}
+changed_{{ table_name }} as (
+    {{ sales_records_changed(table_name) }}
+),
+{% endfor %}
+{%- endif %}
 
 orphans as (
-    {%- for record_table, record_cte, record_key, foreign_key, parent_cte, parent_key in foreign_keys %}
+    {%- for record_table, record_key, base_key, foreign_key, parent_table, parent_key in sales_foreign_keys() %}
     select
         '{{ record_table }}' as table_name,
-        cast({{ record_cte }}.{{ record_key }} as {{ dbt.type_string() }}) as record_id,
+        cast({{ record_table }}.{{ record_key }} as {{ dbt.type_string() }}) as record_id,
         '{{ foreign_key }}' as foreign_key,
-        cast({{ record_cte }}.{{ foreign_key }} as {{ dbt.type_string() }}) as missing_parent_id
-    from {{ record_cte }}
-    left join {{ parent_cte }} as parent
-        on {{ record_cte }}.{{ foreign_key }} = parent.{{ parent_key }}
-    where {{ record_cte }}.{{ foreign_key }} is not null
+        cast({{ record_table }}.{{ foreign_key }} as {{ dbt.type_string() }}) as missing_parent_id
+    from {{ record_table }}
+    left join {{ parent_table }} as parent
+        on {{ record_table }}.{{ foreign_key }} = parent.{{ parent_key }}
+    where {{ record_table }}.{{ foreign_key }} is not null
         and parent.{{ parent_key }} is null
+        {%- if is_incremental() %}
+        and {{ record_table }}.{{ record_key }} in (select * from changed_{{ record_table }})
+        {%- endif %}
     {%- if not loop.last %}
 
     union all
@@ -78,4 +81,7 @@ orphans as (
     {%- endfor %}
 )
 
-select * from orphans
+select
+    orphans.*,
+    {{ batch_marker() }} as _batch_at
+from orphans
