@@ -77,7 +77,7 @@ def step_seconds(result) -> dict[str, float]:
             continue
         seconds = (getattr(ev.event_specific_data, "duration_ms", None) or 0) / 1000
         key = ev.step_key
-        if key.startswith(("crm__", "billing__", "finance__", "audit__")):
+        if key.startswith("load_"):  # load_landed_files: every raw table and the ledger
             phases["load"] += seconds
         elif key.startswith("warehouse_dbt_models"):
             phases["dbt"] += seconds
