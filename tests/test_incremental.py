@@ -74,7 +74,6 @@ def assert_identical(nightly: dict[str, list[tuple]], scratch: dict[str, list[tu
 
 
 # incremental facts (macros/incremental_facts.sql) in the schema a reader sees after the nightly run
-# (int_sales__orphans is incremental too, but the extra day need not add an orphan: compared below)
 INCREMENTAL_FACTS = ("intermediate.int_invoice_lines", "intermediate.int_sales__opportunity_stage_intervals",
                      "marts.fct_activities", "marts.fct_leads")
 

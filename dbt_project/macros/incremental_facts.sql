@@ -122,19 +122,3 @@
     from {{ ref('stg_crm__activities') }}
     where activity_id in ({{ sales_records_changed('activities') }})
 {%- endmacro %}
-
-{#- int_sales__orphans, keyed (table_name, record_id): pre_hook deleting the rows of every changed
-    record of every checked table. -#}
-{% macro delete_changed_orphan_rows() -%}
-    {#- rendered outside the is_incremental() branch too, so dbt's parser sees every ref -#}
-    {%- set conditions = [] -%}
-    {%- for table_name in sales_orphan_record_tables() -%}
-        {%- do conditions.append("(table_name = '" ~ table_name ~ "' and record_id in (" ~ sales_records_changed(table_name) ~ "))") -%}
-    {%- endfor -%}
-    {%- if is_incremental() -%}
-    delete from {{ this }}
-    where {{ conditions | join('\n        or ') }}
-    {%- else -%}
-    select 1
-    {%- endif -%}
-{%- endmacro %}

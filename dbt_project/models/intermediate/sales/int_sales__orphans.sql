@@ -4,15 +4,9 @@
 -- KPI until the parent lands. One row per failing (record, foreign key); the sales facts, quotas,
 -- CSAT and stage history anti-join it. Parents are checked in staging only (no cascade): a lead
 -- pointing at an opportunity that is itself an orphan is not an orphan.
--- Incremental: a nightly run re-checks the records whose row or parents changed
--- (macros/incremental_facts.sql); the foreign keys are listed once, in macro sales_foreign_keys.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['table_name', 'record_id'],
-    on_schema_change='fail',
-    pre_hook="{{ delete_changed_orphan_rows() }}"
-) }}
+-- A full rebuild every run: it is cheap (anti-joins on keys), and an incremental version measured
+-- slower at 100,000 customers, as finding the changed records costs the same scans as checking all.
+-- The foreign keys are listed once, in macro sales_foreign_keys.
 with
 
 users as (
@@ -51,14 +45,6 @@ csat_responses as (
     select * from {{ ref('stg_crm__csat_responses') }}
 ),
 
-{% if is_incremental() %}
-{%- for table_name in sales_orphan_record_tables() %}
-changed_{{ table_name }} as (
-    {{ sales_records_changed(table_name) }}
-),
-{% endfor %}
-{%- endif %}
-
 orphans as (
     {%- for record_table, record_key, base_key, foreign_key, parent_table, parent_key in sales_foreign_keys() %}
     select
@@ -71,9 +57,6 @@ orphans as (
         on {{ record_table }}.{{ foreign_key }} = parent.{{ parent_key }}
     where {{ record_table }}.{{ foreign_key }} is not null
         and parent.{{ parent_key }} is null
-        {%- if is_incremental() %}
-        and {{ record_table }}.{{ record_key }} in (select * from changed_{{ record_table }})
-        {%- endif %}
     {%- if not loop.last %}
 
     union all
@@ -81,7 +64,4 @@ orphans as (
     {%- endfor %}
 )
 
-select
-    orphans.*,
-    {{ batch_marker() }} as _batch_at
-from orphans
+select * from orphans
