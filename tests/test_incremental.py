@@ -74,7 +74,7 @@ def assert_identical(nightly: dict[str, list[tuple]], scratch: dict[str, list[tu
 
 
 # incremental facts (macros/incremental_facts.sql) in the schema a reader sees after the nightly run
-INCREMENTAL_FACTS = ("intermediate.int_invoice_lines", "intermediate.int_sales__opportunity_stage_intervals",
+INCREMENTAL_FACTS = ("intermediate.int_invoice_lines", "marts.fct_invoice_lines", "intermediate.int_sales__opportunity_stage_intervals",
                      "marts.fct_activities", "marts.fct_leads")
 
 

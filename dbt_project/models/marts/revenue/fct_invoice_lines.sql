@@ -1,11 +1,23 @@
 -- One row per invoice line of an invoice in status paid, open or uncollectible (kpis.md).
 -- Orphan lines (invoice not staged) and lines of draft/void invoices are left out.
+-- Incremental, on the same changed keys as int_invoice_lines (macros/incremental_facts.sql):
+-- a line that became an orphan, void or deleted leaves through the pre_hook.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='invoice_line_id',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_rows('invoice_line_id', int_invoice_lines_changed_keys()) }}"
+) }}
 with
 
 invoice_lines as (
     select * from {{ ref('int_invoice_lines') }}
     where not is_orphan
         and invoice_status in ('paid', 'open', 'uncollectible')
+    {%- if is_incremental() %}
+        and invoice_line_id in ({{ int_invoice_lines_changed_keys() }})
+    {%- endif %}
 )
 
 select
@@ -28,5 +40,6 @@ select
     cast(amount_usd as decimal(18, 2)) as amount_usd,
     cast(discount_usd as decimal(18, 2)) as discount_usd,
     cast(billing_interval_months as integer) as billing_interval_months,
-    cast(mrr_usd as decimal(18, 2)) as mrr_usd
+    cast(mrr_usd as decimal(18, 2)) as mrr_usd,
+    {{ batch_marker() }} as _batch_at
 from invoice_lines
