@@ -4,8 +4,8 @@ Pure pandas/numpy on DataFrames shaped like the marts; the Dagster glue lives in
 orchestration/assets/analytics.py. Model maths is in clv_models.py.
 
   * clv_historical_usd: lifetime net revenue x gross margin over the customer's months.
-  * clv_formula_usd: ARPA x gross margin (trailing 12 months) / monthly logo churn of its segment
-    (trailing 12 months); expected_lifetime_months = 1 / churn.
+  * clv_formula_usd and expected_lifetime_months: computed in dbt (int_customer_clv_formula, which
+    kpi_acquisition_monthly also reads for LTV:CAC) and copied here, so the formula lives in one place.
   * subscription customers (ever had MRR): sBG per segment on the survival of MRR cohorts
     (survival = not yet churned for the first time); predicted CLV over H months =
     current MRR x margin x sum_k S(n+k)/S(n) / (1+d)^k with n the months survived so far.
@@ -44,6 +44,7 @@ class ClvInputs:
     fct_mrr: pd.DataFrame            # customer_id, month, mrr_usd, movement
     monthly_revenue: pd.DataFrame    # month, net_revenue_usd, cogs_usd (kpi_revenue month rows)
     one_off_payments: pd.DataFrame   # customer_id, paid_at, amount_usd (paid invoices with total > 0)
+    clv_formula: pd.DataFrame        # customer_id, clv_formula_usd, expected_lifetime_months (int_customer_clv_formula)
     latest_complete_month: pd.Timestamp
     fitted_at: pd.Timestamp
 
@@ -89,23 +90,6 @@ def lifetime_margin_rates(customers: pd.DataFrame, monthly_revenue: pd.DataFrame
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(net > 0, (net - cogs) / net, np.nan)
     return pd.Series(rate, index=customers.index)
-
-
-def segment_monthly_churn(fct_mrr: pd.DataFrame, segments: pd.Series, latest: pd.Timestamp,
-                          window_months: int = 12) -> pd.Series:
-    """Monthly logo churn per segment over the trailing window: churned / active at previous month end.
-
-    Pooled over the window (sum of churns / sum of customers at risk), so small segments are stable.
-    """
-    mrr = fct_mrr.assign(month=pd.to_datetime(fct_mrr["month"]))
-    mrr = mrr.join(segments.rename("segment"), on="customer_id")
-    first = latest - pd.DateOffset(months=window_months - 1)
-    in_window = mrr[(mrr["month"] >= first) & (mrr["month"] <= latest)]
-    churned = in_window[in_window["movement"] == "churn"].groupby("segment").size()
-    prev = mrr[(mrr["month"] >= first - pd.DateOffset(months=1)) & (mrr["month"] <= latest - pd.DateOffset(months=1))]
-    at_risk = prev[prev["mrr_usd"].astype(float) > 0].groupby("segment").size()
-    rate = churned.reindex(at_risk.index, fill_value=0) / at_risk
-    return rate.where(rate > 0)
 
 
 def sbg_cohort_survival(fct_mrr: pd.DataFrame, latest: pd.Timestamp) -> pd.DataFrame:
@@ -160,13 +144,10 @@ def compute_customer_clv(inputs: ClvInputs, discount_rate_annual: float) -> ClvR
     life_margin = lifetime_margin_rates(customers, inputs.monthly_revenue, latest)
     out["clv_historical_usd"] = (customers["lifetime_revenue"].astype(float) * life_margin.fillna(margin)).round(2)
 
-    # classic formula: ARPA x margin / segment churn
-    mrr = inputs.fct_mrr.assign(mrr_usd=inputs.fct_mrr["mrr_usd"].astype(float))
-    arpa = mrr[mrr["mrr_usd"] > 0].groupby("customer_id")["mrr_usd"].mean().reindex(customers.index)
-    churn = segment_monthly_churn(inputs.fct_mrr, segments, latest).reindex(segments.values)
-    churn.index = customers.index
-    out["clv_formula_usd"] = (arpa * margin / churn).round(2)
-    out["expected_lifetime_months"] = (1.0 / churn).round(4)
+    # classic formula (ARPA x margin / segment churn): computed in dbt, see the module docstring
+    formula = inputs.clv_formula.set_index("customer_id").reindex(customers.index)
+    for column in ("clv_formula_usd", "expected_lifetime_months"):
+        out[column] = formula[column].astype(float)
 
     # subscription customers: sBG
     lifetimes = sbg_cohort_survival(inputs.fct_mrr, latest)

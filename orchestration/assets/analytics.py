@@ -60,7 +60,8 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
     @dg.multi_asset(
         specs=[
             dg.AssetSpec(["marts", "customer_clv"], deps=[dbt_key("dim_customers"), dbt_key("fct_mrr"),
-                         dbt_key("kpi_revenue"), dbt_key("fct_invoice_lines"), as_of_key],
+                         dbt_key("kpi_revenue"), dbt_key("fct_invoice_lines"),
+                         dbt_key("int_customer_clv_formula"), as_of_key],
                          group_name="analytics", kinds={"python"},
                          description="Historical, formula and predicted CLV per customer (kpis.md)."),
             dg.AssetSpec(["marts", "clv_model_fits"], group_name="analytics", kinds={"python"},
@@ -85,6 +86,9 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
                     f"select customer_id, paid_at, sum(amount_usd) as amount_usd from {marts}.fct_invoice_lines "
                     "where invoice_status = 'paid' group by customer_id, invoice_id, paid_at "
                     "having sum(amount_usd) > 0"),
+                clv_formula=wh.query_df(
+                    "select customer_id, clv_formula_usd, expected_lifetime_months "
+                    "from intermediate.int_customer_clv_formula"),
                 latest_complete_month=pd.Timestamp(latest),
                 fitted_at=pd.Timestamp(as_of_at),
             )

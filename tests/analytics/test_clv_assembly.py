@@ -40,17 +40,19 @@ def inputs():
         monthly_revenue=pd.DataFrame({"month": MONTHS, "net_revenue_usd": [1000.0] * 6,
                                       "cogs_usd": [250.0] * 6}),
         one_off_payments=pd.DataFrame(columns=["customer_id", "paid_at", "amount_usd"]),
+        # computed by dbt (int_customer_clv_formula, unit test int_customer_clv_formula_by_hand, same book)
+        clv_formula=pd.DataFrame({"customer_id": ["A", "B", "C"], "clv_formula_usd": [825.0, 412.5, 1650.0],
+                                  "expected_lifetime_months": [11.0, 11.0, 11.0]}),
         latest_complete_month=pd.Timestamp("2024-06-01"),
         fitted_at=pd.Timestamp("2024-07-02 03:00"),
     )
 
 
-def test_formula_and_historical_clv_by_hand():
+def test_formula_copied_and_historical_clv_by_hand():
     result = compute_customer_clv(inputs(), discount_rate_annual=0.10)
     clv = result.customer_clv.set_index("customer_id")
     assert "N" not in clv.index  # never paid: no CLV row
-    # margin 0.75 every month; smb churn over the trailing 12 months: 1 churn (B, April) /
-    # customer-months active at the previous month end (A Jan-May 5 + B Jan-Mar 3 + C Mar-May 3 = 11)
+    # the formula columns are dbt's (hand-computed there: margin 0.75, smb churn 1/11), copied per customer
     assert clv.loc["A", "clv_formula_usd"] == pytest.approx(100 * 0.75 * 11)   # 825.00
     assert clv.loc["B", "clv_formula_usd"] == pytest.approx(50 * 0.75 * 11)    # 412.50
     assert clv.loc["C", "clv_formula_usd"] == pytest.approx(200 * 0.75 * 11)   # 1650.00
@@ -81,6 +83,7 @@ def test_sbg_prediction_uses_the_fitted_curve_and_zero_for_churned():
                                                  "lifetime_revenue", "first_paid_at"]),
         fct_mrr=pd.DataFrame(rows, columns=["customer_id", "month", "mrr_usd", "movement"]),
         monthly_revenue=base.monthly_revenue, one_off_payments=base.one_off_payments,
+        clv_formula=base.clv_formula.iloc[0:0],
         latest_complete_month=base.latest_complete_month, fitted_at=base.fitted_at)
     result = compute_customer_clv(data, discount_rate_annual=0.10)
     fits = result.model_fits.set_index(["model", "segment"])

@@ -38,9 +38,9 @@ monthly_revenue as (
     where period_type = 'month'
 ),
 
-customer_clv as (
-    -- written by the Python asset customer_clv (empty on a first build: ltv_to_cac_ratio is NULL)
-    select * from {{ source('analytics', 'customer_clv') }}
+clv_formula as (
+    -- the formula CLV the Python asset copies into customer_clv
+    select * from {{ ref('int_customer_clv_formula') }}
 ),
 
 channel_list as (
@@ -56,15 +56,15 @@ new_customers as (
         coalesce(acquisition_channels.acquisition_channel, 'unknown') as channel,
         -- a customer whose first payment was a one-off has no MRR in its cohort month: 0
         coalesce(customer_mrr.mrr_usd, 0) as cohort_month_mrr_usd,
-        customer_clv.clv_formula_usd
+        clv_formula.clv_formula_usd
     from paying_customers
     left join acquisition_channels
         on paying_customers.customer_id = acquisition_channels.customer_id
     left join customer_mrr
         on paying_customers.customer_id = customer_mrr.customer_id
         and paying_customers.cohort_month = customer_mrr.month
-    left join customer_clv
-        on paying_customers.customer_id = customer_clv.customer_id
+    left join clv_formula
+        on paying_customers.customer_id = clv_formula.customer_id
 ),
 
 report_months as (
@@ -177,6 +177,6 @@ select
     cast(blended_cac_usd as decimal(18, 2)) as blended_cac_usd,
     cast(new_customer_arpa_usd as decimal(18, 2)) as new_customer_arpa_usd,
     cast({{ safe_divide('cac_usd', 'new_customer_arpa_usd * gross_margin_fraction') }} as decimal(18, 2)) as cac_payback_months,
-    -- average clv_formula_usd of the month's new customers (Python asset customer_clv) / cac
+    -- average clv_formula_usd of the month's new customers (int_customer_clv_formula) / cac
     cast({{ safe_divide('avg_clv_formula_usd', 'cac_usd') }} as decimal(18, 4)) as ltv_to_cac_ratio
 from unit_economics
