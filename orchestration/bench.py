@@ -130,7 +130,12 @@ def engine_floor(settings: Settings, work: Path) -> float:
     floor_db.parent.mkdir(exist_ok=True)
     shutil.copyfile(settings.duckdb_path, floor_db)
     con = duckdb.connect(str(floor_db))
+    # the same DuckDB settings as the dbt profile (profiles.yml, target duckdb), so the floor is the
+    # engine doing the same work under the same limits
     con.execute("set TimeZone = 'UTC'")
+    con.execute(f"set threads = {int(os.environ.get('WAREHOUSE_DUCKDB_THREADS', '2'))}")
+    con.execute(f"set memory_limit = '{os.environ.get('WAREHOUSE_DUCKDB_MEMORY_LIMIT', '4GB')}'")
+    con.execute(f"set temp_directory = '{work / 'floor' / 'tmp'}'")
     started = time.perf_counter()
     for uid in order:
         node = models[uid]
@@ -153,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landing", type=Path,
                         help="copy this landing folder (written by the generator with the same --customers/--months "
                              "and --start 2023-01-01 --seed 7) instead of generating one")
+    parser.add_argument("--extra-day", type=Path,
+                        help="copy this folder's files (the generator's --extra-day output for the same landing) "
+                             "into the landing for the nightly run instead of generating them")
     args = parser.parse_args(argv)
 
     def generate_main(gen_argv: list[str]) -> None:
@@ -184,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
                                   "where table_schema like 'raw_%' order by 1, 2").fetchall()}
     report["floor_s"] = round(engine_floor(settings, work), 2)
     report["dbt_to_floor_ratio"] = round(report["full_build"]["dbt"] / report["floor_s"], 2) if report["floor_s"] else None
-    generate_main(gen_args + ["--extra-day"])
+    if args.extra_day:
+        shutil.copytree(args.extra_day, landing, dirs_exist_ok=True)
+    else:
+        generate_main(gen_args + ["--extra-day"])
     report["nightly_one_day"] = timed_run(settings)
     report["nightly_noop"] = timed_run(settings)
     report["nightly_to_full_ratio"] = round(report["nightly_one_day"]["total_s"] / report["full_build"]["total_s"], 3)

@@ -7,8 +7,8 @@
     Each run it:
       1. finds the changed keys: its own base keys written after the watermark, plus the records
          whose parents (the rows they join or are checked against) were written after it;
-      2. deletes its rows of those keys (pre_hook delete_changed_rows: a record that was deleted,
-         quarantined or became an orphan leaves the fact);
+      2. keeps them in a temporary table and deletes its rows of those keys (pre_hook
+         delete_changed_rows: a record that was deleted, quarantined or became an orphan leaves);
       3. computes those keys again from staging and inserts them (delete+insert on the key).
     The watermark is the fact's own, so a copy that is one run behind (the PostgreSQL build schema
     marts__next) catches up on every run it missed. `make run FULL_REFRESH=1` rebuilds from scratch.
@@ -37,13 +37,25 @@
     group by currency
 {%- endmacro %}
 
-{#- pre_hook: delete the rows of every changed key before the model inserts the recomputed ones. -#}
+{#- pre_hook: keep the changed keys in a temporary table, then delete the model's rows of those keys.
+    The model body reads the same table (changed_keys()), so the keys are computed once a run. -#}
 {% macro delete_changed_rows(key_column, changed_keys_sql) -%}
     {%- if is_incremental() -%}
-    delete from {{ this }} where {{ key_column }} in ({{ changed_keys_sql }})
+    drop table if exists {{ changed_keys_table() }};
+    create temporary table {{ changed_keys_table() }} as {{ changed_keys_sql }};
+    delete from {{ this }} where {{ key_column }} in (select * from {{ changed_keys_table() }})
     {%- else -%}
     select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- The temporary table of this model's changed keys (one column), written by delete_changed_rows. -#}
+{% macro changed_keys_table() -%}
+    {{ this.identifier }}__changed_keys
+{%- endmacro %}
+
+{% macro changed_keys() -%}
+    select * from {{ changed_keys_table() }}
 {%- endmacro %}
 
 {#- The records of a sales table whose orphan status may have changed: the record itself, or a

@@ -15,7 +15,7 @@ with
 line_items as (
     select * from {{ ref('stg_billing__invoice_line_items') }}
     {%- if is_incremental() %}
-    where invoice_line_id in ({{ int_invoice_lines_changed_keys() }})
+    where invoice_line_id in ({{ changed_keys() }})
     {%- endif %}
 ),
 

@@ -21,7 +21,7 @@ with
 opportunities as (
     select * from ({{ sales_records_without_orphans('opportunities', 'opportunity_id') }}) as opportunities
     {%- if is_incremental() %}
-    where opportunity_id in ({{ stage_intervals_changed_keys() }})
+    where opportunity_id in ({{ changed_keys() }})
     {%- endif %}
 ),
 

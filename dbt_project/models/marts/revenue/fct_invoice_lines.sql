@@ -16,7 +16,7 @@ invoice_lines as (
     where not is_orphan
         and invoice_status in ('paid', 'open', 'uncollectible')
     {%- if is_incremental() %}
-        and invoice_line_id in ({{ int_invoice_lines_changed_keys() }})
+        and invoice_line_id in ({{ changed_keys() }})
     {%- endif %}
 )
 

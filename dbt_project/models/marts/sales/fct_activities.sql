@@ -15,7 +15,7 @@ activities as (
     select * from ({{ sales_records_without_orphans('activities', 'activity_id') }}) as activities
     where status = 'completed'
     {%- if is_incremental() %}
-        and activity_id in ({{ fct_activities_changed_keys() }})
+        and activity_id in ({{ changed_keys() }})
     {%- endif %}
 )
 

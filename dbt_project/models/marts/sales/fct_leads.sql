@@ -15,7 +15,7 @@ with
 leads as (
     select * from ({{ sales_records_without_orphans('leads', 'lead_id') }}) as leads
     {%- if is_incremental() %}
-    where lead_id in ({{ fct_leads_changed_keys() }})
+    where lead_id in ({{ changed_keys() }})
     {%- endif %}
 ),
 
