@@ -16,7 +16,8 @@ DBT_RETRY = dg.RetryPolicy(max_retries=1, delay=10)
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
     """Groups assets by dbt folder; maps the `analytics` source (Python-computed marts) to the
-    keys of the Python assets that write them, so Dagster orders dbt -> Python -> dbt correctly."""
+    keys of the Python assets that write them, so a model reading one would run after it. None does
+    today (tests/test_definitions.py): the dbt models run in one step, then the Python marts."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source" and dbt_resource_props["source_name"] == "analytics":
@@ -72,8 +73,8 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             context.log.info("No new landed file and no code change since the last published build: "
                              "the published warehouse is already this build; dbt build skipped.")
             return
-        # Dagster runs this op in two steps (dbt -> Python marts -> dbt); "buildable" runs a test
-        # in the step where all its parents are selected or already built upstream, never earlier.
+        # One step, one dbt invocation (no model reads a Python mart). Were Dagster to split the op
+        # around a Python asset, "buildable" runs each test in the step where its parents are built.
         # Unit tests check the SQL, not the night's data: they run in `make test` (tests/test_pipeline.py),
         # not in every production build (dbt's own advice).
         invocation = dbt.cli(["build", "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"],
