@@ -37,13 +37,15 @@
     group by currency
 {%- endmacro %}
 
-{#- pre_hook: keep the changed keys in a temporary table, then delete the model's rows of those keys.
-    The model body reads the same table (changed_keys()), so the keys are computed once a run. -#}
-{% macro delete_changed_rows(key_column, changed_keys_sql) -%}
+{#- pre_hook: keep the changed keys in a temporary table, then delete the model's rows of those keys
+    (key_columns: one column, or a list matching the columns of changed_keys_sql). The model body
+    reads the same table (changed_keys()), so the keys are computed once a run. -#}
+{% macro delete_changed_rows(key_columns, changed_keys_sql) -%}
     {%- if is_incremental() -%}
+    {%- set keys = [key_columns] if key_columns is string else key_columns -%}
     drop table if exists {{ changed_keys_table() }};
     create temporary table {{ changed_keys_table() }} as {{ changed_keys_sql }};
-    delete from {{ this }} where {{ key_column }} in (select * from {{ changed_keys_table() }})
+    delete from {{ this }} where ({{ keys | join(', ') }}) in (select * from {{ changed_keys_table() }})
     {%- else -%}
     select 1
     {%- endif -%}
@@ -71,6 +73,21 @@
         {{ fk[3] }} in ({{ base_keys_changed('base_crm__' ~ fk[4]) }})
         {%- if not loop.last %}
         or {% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- int_sales__orphans (key table_name, record_id): every record of a CRM table whose orphan status may
+    have changed. -#}
+{% macro sales_orphans_changed_keys() -%}
+    {%- for table_name in sales_record_tables() %}
+    {%- set base_keys = [] -%}
+    {%- for fk in sales_foreign_keys() if fk[0] == table_name %}{% do base_keys.append(fk[2]) %}{% endfor %}
+    select cast('{{ table_name }}' as {{ dbt.type_string() }}) as table_name,
+        cast({{ base_keys[0] }} as {{ dbt.type_string() }}) as record_id
+    from ({{ sales_records_changed(table_name) }}) as changed_{{ table_name }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
     {%- endfor %}
 {%- endmacro %}
 

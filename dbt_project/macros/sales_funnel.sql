@@ -88,6 +88,13 @@
     ]) }}
 {% endmacro %}
 
+{#- The CRM tables whose records the orphan check follows, in sales_foreign_keys order. -#}
+{% macro sales_record_tables() %}
+    {%- set tables = [] -%}
+    {%- for fk in sales_foreign_keys() if fk[0] not in tables %}{% do tables.append(fk[0]) %}{% endfor -%}
+    {{ return(tables) }}
+{% endmacro %}
+
 {#- Ids of the records of a sales table whose foreign key points to nothing (int_sales__orphans),
     as a CTE body to anti-join: they stay out of every KPI until their parent lands. -#}
 {% macro sales_orphan_ids(table_name) -%}
