@@ -9,7 +9,8 @@
          whose parents (the rows they join or are checked against) were written after it;
       2. keeps them in a temporary table and deletes its rows of those keys (pre_hook
          delete_changed_rows: a record that was deleted, quarantined or became an orphan leaves);
-      3. computes those keys again from staging and inserts them (delete+insert on the key).
+      3. computes those keys again from staging and inserts them (delete+insert on the key;
+         append for int_sales__orphans, whose key is two columns and whose rows step 2 removed).
     The watermark is the fact's own, so a copy that is one run behind (the PostgreSQL build schema
     marts__next) catches up on every run it missed. `make run FULL_REFRESH=1` rebuilds from scratch.
     tests/test_incremental.py proves nightly == from scratch on both engines. -#}
@@ -51,7 +52,7 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The temporary table of this model's changed keys (one column), written by delete_changed_rows. -#}
+{#- The temporary table of this model's changed keys, written by delete_changed_rows. -#}
 {% macro changed_keys_table() -%}
     {{ this.identifier }}__changed_keys
 {%- endmacro %}
