@@ -98,7 +98,19 @@ raw_rows as (
     select * from {{ src }}
     {%- if is_incremental() %}
     where _source_file in (select _source_file from new_files)
-        or {{ key_expr }} in (select _primary_key_value from touched_keys)
+    union all
+    -- the earlier versions of the touched keys: every landed row has exactly one row here, whose
+    -- _primary_key_value is key_expr of its raw text, so (file, row) finds them without trimming
+    -- every raw key of the table again
+    select landed.*
+    from {{ src }} as landed
+    where exists (
+        select 1
+        from {{ this }} as earlier_version
+        where earlier_version._source_file = landed._source_file
+            and earlier_version._row_number = landed._row_number
+            and earlier_version._primary_key_value in (select _primary_key_value from touched_keys)
+    )
     {%- endif %}
 ),
 
