@@ -41,7 +41,8 @@ class ClvInputs:
     """Frames read from the marts (column names as in kpis.md)."""
 
     dim_customers: pd.DataFrame      # customer_id, segment, status, current_mrr, lifetime_revenue, first_paid_at
-    fct_mrr: pd.DataFrame            # customer_id, month, mrr_usd, movement
+    fct_mrr: pd.DataFrame            # customer_id, month, mrr_usd, movement (only each customer's first month
+                                     # with MRR and first churn matter: the asset reads just those)
     monthly_revenue: pd.DataFrame    # month, net_revenue_usd, cogs_usd (kpi_revenue month rows)
     one_off_payments: pd.DataFrame   # customer_id, paid_at, amount_usd (paid invoices with total > 0)
     clv_formula: pd.DataFrame        # customer_id, clv_formula_usd, expected_lifetime_months (int_customer_clv_formula)

@@ -78,14 +78,23 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
                 dim_customers=wh.query_df(
                     "select customer_id, segment, status, current_mrr, lifetime_revenue, first_paid_at "
                     f"from {marts}.dim_customers"),
-                fct_mrr=wh.query_df(f"select customer_id, month, mrr_usd, movement from {marts}.fct_mrr"),
+                # sbg_cohort_survival reads each customer's first month with MRR and first churn
+                # month up to the latest complete month: only those rows leave the warehouse
+                fct_mrr=wh.query_df(" union all ".join(
+                    "select customer_id, month, mrr_usd, movement from ("
+                    "  select customer_id, month, mrr_usd, movement,"
+                    "    row_number() over (partition by customer_id order by month) as nth"
+                    f"  from {marts}.fct_mrr where month <= '{pd.Timestamp(latest).date()}' and {first_of}"
+                    f") as first_{name} where nth = 1"
+                    for name, first_of in (("paid", "mrr_usd > 0"), ("churn", "movement = 'churn'")))),
                 monthly_revenue=wh.query_df(
                     f"select period_start as month, net_revenue_usd, cogs_usd from {marts}.kpi_revenue "
                     "where period_type = 'month'"),
+                # compute_customer_clv models the payments of one-off buyers only
                 one_off_payments=wh.query_df(
                     f"select customer_id, paid_at, sum(amount_usd) as amount_usd from {marts}.fct_invoice_lines "
-                    "where invoice_status = 'paid' group by customer_id, invoice_id, paid_at "
-                    "having sum(amount_usd) > 0"),
+                    f"where invoice_status = 'paid' and customer_id in (select customer_id from {marts}.dim_customers "
+                    "where status = 'one_off') group by customer_id, invoice_id, paid_at having sum(amount_usd) > 0"),
                 clv_formula=wh.query_df(
                     "select customer_id, clv_formula_usd, expected_lifetime_months "
                     "from intermediate.int_customer_clv_formula"),
