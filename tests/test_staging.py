@@ -57,6 +57,7 @@ def staged(request, tmp_path_factory):
     write_landing_file(landing, "finance.fx_rates", "2024-02-01.csv", [
         dict(rate_date="2023-12-29", currency="EUR", usd_per_unit="1.10"),
         dict(rate_date="2024-01-02", currency="eur", usd_per_unit="-1"),  # -> negative_amount
+        dict(rate_date="2024-01-03", currency="EUR", usd_per_unit="0"),   # -> out_of_range (> 0 required)
     ], FEB)
     write_landing_file(landing, "crm.csat_responses", "2024-02-01.csv", [
         dict(id="S1", account_id="A1", score="5", responded_at="2024-01-20T10:00:00-05:00"),
@@ -113,6 +114,7 @@ def test_bad_rows_quarantined_with_named_rule(staged):
         ("invoices", "in_old", "missing_fx_rate"),
         ("invoices", "in_txt", "invalid_number:subtotal"),
         ("fx_rates", "2024-01-02|eur", "negative_amount:usd_per_unit"),
+        ("fx_rates", "2024-01-03|EUR", "out_of_range:usd_per_unit"),
         ("csat_responses", "S2", "out_of_range:score"),
     }
     raw = staged.fetchall("select raw_row_json from audit.quarantine where primary_key_value = 'L5'")[0][0]
@@ -125,7 +127,7 @@ def test_reconciliation_per_table(staged):
         "is_reconciled from audit.reconciliation where landed_rows > 0 order by table_name")
     assert rows == [
         ("csat_responses", 2, 1, 0, 0, 1, True),
-        ("fx_rates", 2, 1, 0, 0, 1, True),
+        ("fx_rates", 3, 1, 0, 0, 2, True),
         ("invoices", 6, 2, 0, 0, 4, True),
         # leads: 15 landed = 4 staged (L1 L2 L4 L9) + 3 superseded (old L1, old L3, L9 of the earlier
         #        file) + 1 soft-deleted (L3) + 7 quarantined

@@ -10,7 +10,8 @@
     so landed = current + superseded + soft_deleted + quarantined holds by construction
     and is checked by audit.reconciliation.
     Rules, in order: missing_primary_key, invalid_timestamp:_loaded_at, missing_value:<col>,
-    invalid_<kind>:<col>, invalid_enum:<col>, negative_amount:<col>, out_of_range:<col>,
+    invalid_<kind>:<col>, invalid_enum:<col>, negative_amount:<col>, out_of_range:<col> (meta positive:
+    zero; meta range: outside [min, max]),
     future_timestamp:<col>, missing_fx_rate, duplicate_key (a key repeated in one file with the
     same _loaded_at: the first in file order wins). Quarantine comes before versioning, so a bad
     newest version never supersedes the latest valid one.
@@ -187,6 +188,10 @@ rule_checked as (
             when {{ adapter.quote(name) }} < 0
                 {%- if meta.get('negative_allowed_when') %} and not coalesce({{ meta.get('negative_allowed_when') }}, false){% endif %}
                 then 'negative_amount:{{ name }}'
+            {%- endfor %}
+            {%- for name, meta in columns if meta.get('positive') %}
+            {#- after negative_amount: what is left to refuse here is zero #}
+            when {{ adapter.quote(name) }} <= 0 then 'out_of_range:{{ name }}'
             {%- endfor %}
             {%- for name, meta in columns if meta.get('range') %}
             when {{ adapter.quote(name) }} < {{ meta['range'][0] }} or {{ adapter.quote(name) }} > {{ meta['range'][1] }}
