@@ -36,6 +36,11 @@ def test_dbt_tests_are_asset_checks_and_python_marts_are_downstream(defs):
     graph = defs.resolve_asset_graph()
     checks = {c.name for c in graph.asset_check_keys}
     assert "accepted_values_reconciliation_is_reconciled__True" in checks
+    # singular tests that read several models are checks of the mart they validate (meta dagster.ref)
+    by_name = {c.name: c.asset_key for c in graph.asset_check_keys}
+    assert by_name["assert_net_revenue_reconciles_to_staging"] == dg.AssetKey(["marts", "kpi_revenue"])
+    assert by_name["assert_fct_mrr_sums_to_ending_mrr"] == dg.AssetKey(["marts", "kpi_mrr_monthly"])
+    assert by_name["assert_sales_company_equals_sum_of_reps"] == dg.AssetKey(["marts", "kpi_sales_company_monthly"])
     assert {"customer_clv_is_sane", "cohort_retention_starts_at_one", "clv_fits_converged"} <= checks
     clv = graph.get(dg.AssetKey(["marts", "customer_clv"]))
     assert dg.AssetKey(["marts", "dim_customers"]) in clv.parent_keys

@@ -1,5 +1,7 @@
 -- Invariant 2a (kpis.md): Σ fct_mrr.mrr_usd of a month = kpi_mrr_monthly.ending_mrr_usd of that
 -- month, and every month of fct_mrr is in kpi_mrr_monthly. Returns the months that disagree.
+-- Reads several models: Dagster shows it as an asset check of kpi_mrr_monthly (meta dagster.ref).
+{{ config(meta={'dagster': {'ref': {'name': 'kpi_mrr_monthly'}}}) }}
 with
 
 customer_mrr as (

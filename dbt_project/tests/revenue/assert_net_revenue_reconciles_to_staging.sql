@@ -2,6 +2,8 @@
 -- amounts in USD − Σ succeeded refunds in USD, computed straight from staging (each amount
 -- converted at its own date and rounded to the cent, like the marts). Staging is limited to the
 -- marts' range (first invoice month .. current month), as the contract bounds the periods.
+-- Reads several models: Dagster shows it as an asset check of kpi_revenue (meta dagster.ref).
+{{ config(meta={'dagster': {'ref': {'name': 'kpi_revenue'}}}) }}
 with
 
 as_of as (

@@ -1,6 +1,8 @@
 -- Open opportunities at the start of a month (kpi_sales_company_monthly, the velocity factor) are
 -- those open at the end of the previous day: the same count as kpi_pipeline_daily on that day,
 -- summed over the five open stages. Months whose previous day is before dim_date are skipped.
+-- Reads several models: Dagster shows it as an asset check of kpi_sales_company_monthly (meta dagster.ref).
+{{ config(meta={'dagster': {'ref': {'name': 'kpi_sales_company_monthly'}}}) }}
 with
 
 daily_open as (

@@ -1,6 +1,8 @@
 -- kpis.md: kpi_sales_company_monthly holds the company totals of kpi_sales_rep_monthly. The company
 -- mart is recomputed from the facts (for its medians), so check that the additive columns agree:
 -- every fact owner resolves to a rep (relationships tests) and every rep has every month.
+-- Reads several models: Dagster shows it as an asset check of kpi_sales_company_monthly (meta dagster.ref).
+{{ config(meta={'dagster': {'ref': {'name': 'kpi_sales_company_monthly'}}}) }}
 with
 
 rep_totals as (
