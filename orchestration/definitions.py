@@ -32,4 +32,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
 
 
-defs = build_definitions()
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location `dagster dev` loads; lazy, so importing build_definitions (make run, the
+    tests) does not build the graph from the dbt manifest a second time."""
+    return build_definitions()

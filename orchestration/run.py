@@ -7,11 +7,13 @@ built, checks passed, elapsed time. Exit code 1 when the run failed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 
@@ -21,17 +23,52 @@ from orchestration.warehouse import connect
 log = logging.getLogger("warehouse.run")
 
 
-def parse_dbt_project(settings: Settings) -> None:
-    """Write the dbt manifest Dagster reads (partial parsing keeps repeat calls cheap)."""
+NOT_PARSED = ("target", "logs", "dbt_packages")  # dbt's outputs, not its inputs
+
+
+def manifest_key(settings: Settings, project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """What the manifest is a function of: the dbt project's files, profiles.yml, the dbt version
+    and the environment variables the project and profile read (WAREHOUSE_*, DBT_*)."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"dbt-core {version('dbt-core')}\n".encode())
+    environ = {**os.environ, **settings.environ()}
+    for name in sorted(k for k in environ if k.startswith(("WAREHOUSE_", "DBT_"))):
+        digest.update(f"{name}={environ[name]}\n".encode())
+    files = [PROJECT_ROOT / "profiles.yml", *sorted(
+        p for p in project_dir.rglob("*") if p.is_file() and p.relative_to(project_dir).parts[0] not in NOT_PARSED)]
+    for file in files:
+        digest.update(f"{file.name}\n".encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def parse_dbt_project(settings: Settings, project_dir: Path = DBT_PROJECT_DIR) -> bool:
+    """Write the dbt manifest Dagster reads; False when skipped because the manifest on disk was
+    parsed from the same files and settings (`manifest_key`): even a partial parse of an unchanged
+    project costs a second or more per run. `target/manifest.key` holds the key and the manifest's
+    size and mtime, so a manifest rewritten since (dbt run by hand) is parsed again."""
+    settings.apply_to_environ()
+    manifest, key_file = project_dir / "target" / "manifest.json", project_dir / "target" / "manifest.key"
+
+    def stamp() -> str:
+        st = manifest.stat()
+        return f"{manifest_key(settings, project_dir)} {st.st_size} {st.st_mtime_ns}"
+
+    if manifest.exists() and key_file.exists() and key_file.read_text() == stamp():
+        log.info("dbt manifest up to date (no project file or setting changed): parse skipped")
+        return False
     from dbt.cli.main import dbtRunner
 
-    settings.apply_to_environ()
+    key_file.unlink(missing_ok=True)
     res = dbtRunner().invoke(
-        ["parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(PROJECT_ROOT),
+        ["parse", "--project-dir", str(project_dir), "--profiles-dir", str(PROJECT_ROOT),
          "--target", settings.target, "--quiet"]
     )
     if not res.success:
         raise SystemExit(f"dbt parse failed: {res.exception}")
+    key_file.write_text(stamp())
+    return True
 
 
 def run_pipeline(settings: Settings, quiet: bool = False) -> dg.ExecuteInProcessResult:
