@@ -15,7 +15,7 @@ import hashlib
 from pathlib import Path
 
 from orchestration.settings import PROJECT_ROOT, Settings
-from orchestration.warehouse import Warehouse, connect
+from orchestration.warehouse import Warehouse
 
 STATE_TABLE = "audit.build_state"
 # everything that decides what a build computes, besides the landed data
@@ -57,22 +57,6 @@ def ensure_state_table(executor) -> None:
 def last_published_fingerprint(wh: Warehouse) -> str | None:
     ensure_state_table(wh)
     rows = wh.fetchall(f"select fingerprint from {STATE_TABLE} order by published_at desc limit 1")
-    return rows[0][0] if rows else None
-
-
-def published_fingerprint(settings: Settings) -> str | None:
-    """The fingerprint stored with what readers see. On DuckDB that is the published file, not the
-    build: a build made from the standby (orchestration/publishing.py) is one run behind."""
-    if settings.target != "duckdb":
-        with connect(settings) as wh:  # one database: the state table is shared
-            return last_published_fingerprint(wh)
-    if not settings.duckdb_path.exists():
-        return None
-    with connect(settings, read_only=True, published=True) as wh:
-        if not wh.fetchall("select 1 from information_schema.tables where table_schema = 'audit' "
-                           "and table_name = 'build_state'"):
-            return None
-        rows = wh.fetchall(f"select fingerprint from {STATE_TABLE} order by published_at desc limit 1")
     return rows[0][0] if rows else None
 
 

@@ -1,24 +1,12 @@
 """Write-audit-publish: readers never see a build that is unfinished or failed a check.
 
 DuckDB: readers (BI tools, notebooks, an analyst's `duckdb` shell) open the *published* file
-read-only. A run never writes to it: it builds in a private build file (same file name in
-`<dir>/build/`, so the catalog name and every view definition stay valid), loads and builds there,
-runs every check, and only when all of them passed replaces the published file with the build in
-one `os.replace` (an atomic rename). A failed or killed run leaves the published file exactly as it
-was. A reader that opened the old file keeps reading the old build until it reconnects, so an answer
-never mixes two builds.
-
-The build file is not a copy of the published one (a copy costs a read and a write of the whole
-warehouse every night, whatever the day brought): publishing keeps the file it replaces as the
-*standby* (`<dir>/build/standby/`, a hard link taken before the rename), one run behind. The next
-run renames the standby into the build path, brings its raw layer, load ledger and history tables
-up to the published file (ATTACH read-only; the rows of the files the published build loaded and
-the standby lacks), and dbt's incremental models catch up by their own watermarks, as they do on
-PostgreSQL's one-run-old `marts__next`. The run falls back to a full copy, and logs why, when there
-is no usable standby: the first publish, a failed or killed run (its build file is discarded, never
-reused), a published file replaced by hand since (the standby's marker names the published file's
-inode), or a reader still holding the old file open (DuckDB's lock; writing into a file a reader is
-reading is what the copy avoids). Disk: the standby keeps a second warehouse file between runs.
+read-only. A run never writes to it: it copies the published file to a private build file (same
+file name in `<dir>/build/`, so the catalog name and every view definition stay valid), loads and
+builds there, runs every check, and only when all of them passed replaces the published file with
+the build in one `os.replace` (an atomic rename). A failed or killed run leaves the published file
+exactly as it was; the next run starts again from it. A reader that opened the old file keeps
+reading the old build until it reconnects, so an answer never mixes two builds.
 
 PostgreSQL: blue/green schemas. Readers (role `bi_reader`) read schema `marts`; a run builds the
 marts layer (dbt models and the Python marts) into the build schema `marts__next`
@@ -81,154 +69,25 @@ def wal_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".wal")
 
 
-def standby_path(settings: Settings) -> Path:
-    """The previously published file, kept by publish_build for the next run to build in."""
-    return settings.duckdb_build_path.parent / "standby" / settings.duckdb_path.name
-
-
-def _standby_marker(settings: Settings) -> Path:
-    return standby_path(settings).with_name(standby_path(settings).name + ".published")
-
-
-def _file_identity(path: Path) -> str:
-    st = path.stat()
-    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-
-
-def prepare_build(settings: Settings) -> tuple[Path, str]:
-    """Start a build: the standby brought up to the published file, else a full copy of the
-    published file, else nothing (a first run). Returns the build path and how it was made."""
-    build, published, standby = settings.duckdb_build_path, settings.duckdb_path, standby_path(settings)
+def prepare_build(settings: Settings) -> Path:
+    """Start a build: a fresh copy of the published warehouse (or nothing, on a first run)."""
+    build, published = settings.duckdb_build_path, settings.duckdb_path
     build.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in (build, wal_path(build)):  # from a failed or killed run: never reused
+    for leftover in (build, wal_path(build)):  # from a failed or killed run
         leftover.unlink(missing_ok=True)
-    if not published.exists():
-        _discard_standby(settings)
-        return build, "new"
-    started = time.perf_counter()
-    reason = _standby_unusable(settings)
-    if reason is None:
-        os.replace(standby, build)
-        _standby_marker(settings).unlink()
-        try:
-            caught_up = _catch_up_with_published(build, published)
-        except Exception as exc:  # noqa: BLE001 - any doubt about the standby: copy instead
-            reason = f"catching up with the published file failed ({exc})"
-            build.unlink(missing_ok=True)
-            wal_path(build).unlink(missing_ok=True)
-        else:
-            log.info("build from the standby (one run behind), caught up in %.1f s: %s",
-                     time.perf_counter() - started, caught_up or "nothing to carry over")
-            return build, "standby"
-    _discard_standby(settings)
-    shutil.copyfile(published, build)
-    log.info("build copy of %s (%.1f MB) in %.1f s (%s)", published, published.stat().st_size / 1e6,
-             time.perf_counter() - started, reason)
-    return build, "copy"
-
-
-def _discard_standby(settings: Settings) -> None:
-    for path in (standby_path(settings), wal_path(standby_path(settings)), _standby_marker(settings)):
-        path.unlink(missing_ok=True)
-
-
-def _standby_unusable(settings: Settings) -> str | None:
-    """Why the standby cannot be built in, or None when it can."""
-    standby, marker = standby_path(settings), _standby_marker(settings)
-    if not standby.exists():
-        return "no standby"
-    if not marker.exists() or marker.read_text() != _file_identity(settings.duckdb_path):
-        return "the published file is not the one the standby was kept with"
-    if wal_path(standby).exists():
-        return "the standby has a WAL"
-    if _held_open(standby):
-        return "a reader still holds the standby (the previously published file) open"
-    return None
-
-
-def _held_open(path: Path) -> bool:
-    """True when another connection holds a DuckDB lock on the file. An open-file-description lock
-    (Linux) conflicts with DuckDB's locks even within this process; elsewhere a process lock."""
-    import fcntl
-    import struct
-
-    with open(path, "r+b") as fh:
-        try:
-            if hasattr(fcntl, "F_OFD_SETLK"):
-                lock = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
-                fcntl.fcntl(fh.fileno(), fcntl.F_OFD_SETLK, lock)
-                fcntl.fcntl(fh.fileno(), fcntl.F_OFD_SETLK, struct.pack("hhqqi", fcntl.F_UNLCK, os.SEEK_SET, 0, 0, 0))
-            else:
-                fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                fcntl.lockf(fh.fileno(), fcntl.LOCK_UN)
-        except OSError:
-            return True
-    return False
-
-
-def _catch_up_with_published(build: Path, published: Path) -> dict[str, int]:
-    """Copy into the build (the standby) the published file's load-ledger rows, raw rows and
-    history rows it lacks, so the build's raw layer and ledger equal the published ones: a file
-    loaded, refused or reported in the run the standby missed is not loaded or reported again."""
-    import duckdb
-
-    carried: dict[str, int] = {}
-    con = duckdb.connect(str(build))
-    try:
-        con.execute(f"attach '{published}' as published (read_only)")
-        con.execute("begin")
-        ledger_cols = _common_columns(con, "audit", "load_ledger")
-        # the ledger rows the build lacks, and so the files whose raw rows it lacks
-        con.execute(f"create temp table new_ledger_rows as select {ledger_cols} from published.audit.load_ledger "
-                    f"except all select {ledger_cols} from audit.load_ledger")
-        carried["ledger_rows"] = con.execute("select count(*) from new_ledger_rows").fetchone()[0]
-        new_files = ("select file_path from new_ledger_rows where outcome = 'loaded'")
-        for schema, table in con.execute(
-                "select schema_name, table_name from duckdb_tables() where database_name = 'published' "
-                "and starts_with(schema_name, 'raw_') order by 1, 2").fetchall():
-            cols = _common_columns(con, schema, table)
-            n = con.execute(f'insert into "{schema}"."{table}" ({cols}) select {cols} '
-                            f'from published."{schema}"."{table}" where _source_file in ({new_files})').fetchone()[0]
-            if n:
-                carried[f"{schema}.{table}"] = n
-        con.execute(f"insert into audit.load_ledger ({ledger_cols}) select {ledger_cols} from new_ledger_rows")
-        for table, run_column in HISTORY_TABLES.items():
-            if not con.execute(f"select count(*) from duckdb_tables() where table_name = '{table}' "
-                               f"and schema_name = '{PUBLISHED_MARTS_SCHEMA}'").fetchone()[0] == 2:
-                continue
-            cols = _common_columns(con, PUBLISHED_MARTS_SCHEMA, table)
-            n = con.execute(
-                f'insert into {PUBLISHED_MARTS_SCHEMA}.{table} ({cols}) select {cols} '
-                f'from published.{PUBLISHED_MARTS_SCHEMA}.{table} as p where not exists (select 1 from '
-                f'{PUBLISHED_MARTS_SCHEMA}.{table} as b where b."{run_column}" is not distinct from p."{run_column}")'
-            ).fetchone()[0]
-            if n:
-                carried[f"{PUBLISHED_MARTS_SCHEMA}.{table}"] = n
-        con.execute("commit")
-        con.execute("detach published")
-    finally:
-        con.close()
-    return carried
-
-
-def _common_columns(con, schema: str, table: str) -> str:
-    """The columns the build's and the published table share, in the build's order; raises when
-    the build lacks the table (the caller then copies the published file instead)."""
-    cols = [c for (c,) in con.execute(
-        "select b.column_name from duckdb_columns() as b where b.database_name = current_database() "
-        "and b.schema_name = ? and b.table_name = ? and exists (select 1 from duckdb_columns() as p "
-        "where p.database_name = 'published' and p.schema_name = b.schema_name and p.table_name = b.table_name "
-        "and p.column_name = b.column_name) order by b.column_index", [schema, table]).fetchall()]
-    if not cols:
-        raise LookupError(f"{schema}.{table} is missing from the build or shares no column")
-    return ", ".join(f'"{c}"' for c in cols)
+    if published.exists():
+        started = time.perf_counter()
+        shutil.copyfile(published, build)
+        log.info("build copy of %s (%.1f MB) in %.1f s", published, published.stat().st_size / 1e6,
+                 time.perf_counter() - started)
+    return build
 
 
 def publish_build(settings: Settings) -> Path:
-    """Make the build the published warehouse, atomically; keep the file it replaces as the standby."""
+    """Make the build the published warehouse, atomically."""
     import duckdb
 
-    build, published, standby = settings.duckdb_build_path, settings.duckdb_path, standby_path(settings)
+    build, published = settings.duckdb_build_path, settings.duckdb_path
     if not build.exists():
         raise FileNotFoundError(f"no build to publish at {build}")
     con = duckdb.connect(str(build))
@@ -236,37 +95,9 @@ def publish_build(settings: Settings) -> Path:
     con.close()
     if wal_path(build).exists():
         raise RuntimeError(f"{wal_path(build)} still exists after a checkpoint; not publishing")
-    _discard_standby(settings)
-    if published.exists():
-        standby.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(published, standby)  # the same file under a second name: survives the rename below
-        except OSError as exc:  # a filesystem without hard links: the next run copies
-            log.info("no standby kept (%s)", exc)
     os.replace(build, published)
-    if standby.exists():
-        # written last: a run killed before this point leaves a standby without marker, never used
-        _standby_marker(settings).write_text(_file_identity(published))
     log.info("published %s", published)
     return published
-
-
-def return_build_to_standby(settings: Settings) -> None:
-    """A run that publishes nothing (nothing new since the last publish) hands a build made from
-    the standby back as the standby: it is the standby plus the published file's raw rows and
-    ledger, still behind the published build, so the next run need not copy the whole file."""
-    import duckdb
-
-    build, published = settings.duckdb_build_path, settings.duckdb_path
-    if not (build.exists() and published.exists()):
-        return
-    con = duckdb.connect(str(build))
-    con.execute("checkpoint")  # the loads' writes into the main file: a standby has no WAL
-    con.close()
-    _discard_standby(settings)
-    standby_path(settings).parent.mkdir(parents=True, exist_ok=True)
-    os.replace(build, standby_path(settings))
-    _standby_marker(settings).write_text(_file_identity(published))
 
 
 # ------------------------------------------------------------------------------------- PostgreSQL

@@ -100,51 +100,6 @@ def test_killed_run_leaves_published_intact_and_next_run_completes(published, tm
 
 
 # ----------------------------------------------------------------------------------- PostgreSQL
-READER = """
-import sys, duckdb
-con = duckdb.connect(sys.argv[1], read_only=True)
-for _ in sys.stdin:  # one probe per line read, on the connection opened at start
-    print(repr(con.execute(sys.argv[2]).fetchone()), flush=True)
-"""
-
-
-def test_a_reader_still_on_the_previous_build_makes_the_next_run_copy(published, tmp_path):
-    """A run builds in the standby, the file the last publish replaced. A reader that opened the
-    warehouse before that publish still reads that file: the run must not write into it (the reader
-    would see a build change under it), so it copies the published file instead and says why."""
-    settings, before = published
-    # another process (a BI tool's connection), opened on the build `before` and kept open
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.duckdb_path), PROBE],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def reader_sees() -> str:
-        reader.stdin.write("probe\n")
-        reader.stdin.flush()
-        return reader.stdout.readline().strip()
-
-    try:
-        seen_before = reader_sees()
-        assert seen_before == repr(before)
-        second = start_run(settings, tmp_path, "second.log")
-        out = finish(second)
-        assert second.returncode == 0, out[-4000:]
-        after = probe(settings.duckdb_path)
-        assert after != before
-        third = start_run(settings, tmp_path, "third.log")  # nothing new: no-op, but it prepares a build first
-        out = finish(third)
-        assert third.returncode == 0, out[-4000:]
-        assert "a reader still holds the standby" in out
-        assert reader_sees() == seen_before  # the reader's build did not change under it
-    finally:
-        reader.stdin.close()
-        reader.wait(timeout=30)
-    fourth = start_run(settings, tmp_path, "fourth.log")  # the reader has gone: the standby is used again
-    out = finish(fourth)
-    assert fourth.returncode == 0, out[-4000:]
-    assert "build from the standby" in out
-    assert probe(settings.duckdb_path) == after
-
-
 # Blue/green schemas (orchestration/publishing.py): the run builds the marts into marts__next and
 # swaps it in for marts in one transaction, only when every step and error-severity check passed.
 

@@ -9,7 +9,6 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import build_state
-from orchestration.publishing import return_build_to_standby
 from orchestration.resources import WarehouseResource
 
 DBT_RETRY = dg.RetryPolicy(max_retries=1, delay=10)
@@ -38,8 +37,7 @@ def nothing_changed_since_last_publish(warehouse: WarehouseResource) -> bool:
         return False
     settings = warehouse.settings()
     with warehouse.connect() as wh:
-        fingerprint = build_state.build_fingerprint(wh, settings)
-    return build_state.published_fingerprint(settings) == fingerprint
+        return build_state.last_published_fingerprint(wh) == build_state.build_fingerprint(wh, settings)
 
 
 def dbt_failure(run_results: Mapping[str, Any]) -> dg.Failure:
@@ -74,8 +72,6 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             # yields no materialization: the Python marts and the publish step are skipped with it
             context.log.info("No new landed file and no code change since the last published build: "
                              "the published warehouse is already this build; dbt build skipped.")
-            if warehouse.settings().target == "duckdb":
-                return_build_to_standby(warehouse.settings())  # so the next run need not copy the file
             return
         # One step, one dbt invocation (no model reads a Python mart). Were Dagster to split the op
         # around a Python asset, "buildable" runs each test in the step where its parents are built.

@@ -14,17 +14,15 @@ PUBLISHED_KEY = dg.AssetKey(["publish", "published_warehouse"])
 
 
 @dg.asset(key=BUILD_COPY_KEY, group_name="publish",
-          description="Starts a run: a private DuckDB file to build into (the standby, one run behind and "
-                      "caught up, or a copy of the published file); PostgreSQL: the build schema marts__next.")
+          description="Starts a run: a private copy of the published DuckDB warehouse to build into "
+                      "(PostgreSQL: the build schema marts__next).")
 def build_copy(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     if settings.target != "duckdb":
         schema = prepare_build_schema(settings)
         return dg.MaterializeResult(metadata={"mode": "blue/green schemas (PostgreSQL)", "build_schema": schema})
-    path, made_from = prepare_build(settings)
-    return dg.MaterializeResult(metadata={
-        "build_file": str(path), "made_from": made_from,  # new | standby | copy (orchestration/publishing.py)
-        "copied_bytes": path.stat().st_size if made_from == "copy" else 0})
+    path = prepare_build(settings)
+    return dg.MaterializeResult(metadata={"build_file": str(path), "copied_bytes": path.stat().st_size if path.exists() else 0})
 
 
 def build_published_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
