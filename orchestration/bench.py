@@ -91,8 +91,8 @@ def step_seconds(result) -> dict[str, float]:
 
 def timed_run(settings: Settings) -> dict:
     """One pipeline run the way a scheduler starts one: a fresh Python process that parses the dbt
-    project (partial parsing) and runs the job. total_s is the wall time from spawn to exit, so the
-    interpreter, the imports and the parse count in every run, not only in the first."""
+    project (skipped when nothing it reads changed) and runs the job. total_s is the wall time from
+    spawn to exit, so the interpreter, the imports and any parse count in every run."""
     # untimed: write out what the previous run (or the landing copy) left in the page cache, so a
     # run does not pay for flushing its predecessor's 1-2 GB, which a night apart it would not
     os.sync()

@@ -32,7 +32,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
 
 
-
 @dg.definitions
 def defs() -> dg.Definitions:
     """The code location `dagster dev` loads; lazy, so importing build_definitions (make run, the

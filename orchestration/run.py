@@ -35,10 +35,11 @@ def manifest_key(settings: Settings, project_dir: Path = DBT_PROJECT_DIR) -> str
     environ = {**os.environ, **settings.environ()}
     for name in sorted(k for k in environ if k.startswith(("WAREHOUSE_", "DBT_"))):
         digest.update(f"{name}={environ[name]}\n".encode())
-    files = [PROJECT_ROOT / "profiles.yml", *sorted(
-        p for p in project_dir.rglob("*") if p.is_file() and p.relative_to(project_dir).parts[0] not in NOT_PARSED)]
-    for file in files:
-        digest.update(f"{file.name}\n".encode())
+    digest.update((PROJECT_ROOT / "profiles.yml").read_bytes())
+    for file in sorted(p for p in project_dir.rglob("*")
+                       if p.is_file() and p.relative_to(project_dir).parts[0] not in NOT_PARSED):
+        # the path too: a model moved to another folder gets another fqn, schema and config
+        digest.update(f"\0{file.relative_to(project_dir).as_posix()}\0".encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()
 

@@ -165,7 +165,7 @@ def three_nights_with_a_pruned_landing_equal_scratch(engine: str, tmp_path: Path
     assert_recomputed_only_what_changed(nightly, marts_too=True)
     after_nightly = warehouse_tables(nightly)
     with connect(nightly, published=True) as wh:
-        # one set of fits per night (history, appended): the nights the build copy missed are carried over
+        # one set of fits per night (history, appended), also where the build is one run old (marts__next)
         assert wh.fetchall("select count(distinct fitted_at) from marts.clv_model_fits") == [(3,)]
     scratch = replace(nightly, landing_dir=full_landing, pg_database=scratch_db or base.pg_database,
                       duckdb_path=tmp_path / "scratch" / "warehouse.duckdb")

@@ -23,6 +23,10 @@ def test_parse_is_skipped_only_while_project_settings_and_manifest_are_unchanged
     assert parse_dbt_project(settings, project)  # a model changed
     assert not parse_dbt_project(settings, project)
 
+    model.rename(project / "models" / "marts" / "dim_date.sql")  # same file, another folder: another fqn
+    assert parse_dbt_project(settings, project)
+    assert not parse_dbt_project(settings, project)
+
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     assert parse_dbt_project(settings, project)  # a DBT_ setting changed
     assert not parse_dbt_project(settings, project)
