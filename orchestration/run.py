@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.instance import ensure_instance_config
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from orchestration.warehouse import connect
 
@@ -78,7 +79,7 @@ def run_pipeline(settings: Settings, quiet: bool = False) -> dg.ExecuteInProcess
     defs = build_definitions(settings)
     job = defs.resolve_job_def("nightly_warehouse")
     if os.environ.get("DAGSTER_HOME"):
-        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+        ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}}}
     return job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
@@ -160,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     log.info("parsing the dbt project (target %s)", settings.target)
     parse_dbt_project(settings)
+    if os.environ.get("DAGSTER_HOME"):  # `make dev` starts Dagster on the same instance config
+        ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
     if args.parse_only:
         return 0
     result = run_pipeline(settings)
