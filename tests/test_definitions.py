@@ -1,6 +1,9 @@
 """The Dagster code location: loading assets for every raw table, dbt models as assets with their
 tests as checks, Python marts downstream, one nightly job at 02:00 in the configured timezone."""
 
+import subprocess
+from importlib.metadata import version
+
 import dagster as dg
 import pytest
 
@@ -60,3 +63,25 @@ def test_nightly_schedule_runs_the_whole_graph_at_two(defs):
     assert schedule.execution_timezone == "Europe/Berlin"
     job = defs.resolve_job_def("nightly_warehouse")
     assert job.executor_def.name == "in_process"
+
+
+def test_dbt_resource_skips_the_version_subprocess_and_the_in_process_adapter(monkeypatch):
+    from dagster_dbt import DbtCliResource
+    from dagster_dbt.core import resource as dbt_resource_module
+
+    from orchestration.resources import build_resources
+    from orchestration.settings import Settings
+
+    # the overridden members must still be DbtCliResource's, or the overrides are dead code
+    for name in ("_cli_version", "_initialize_dbt_core_adapter"):
+        assert name in vars(DbtCliResource), f"dagster-dbt no longer has DbtCliResource.{name}"
+
+    seen = {}
+    monkeypatch.setattr(dbt_resource_module.DbtCliInvocation, "run",
+                        classmethod(lambda cls, **kwargs: seen.update(kwargs) or "invocation"))
+    for name in ("run", "check_output", "Popen"):
+        monkeypatch.setattr(subprocess, name, lambda *a, **kw: pytest.fail(f"a subprocess was started: {a}"))
+    dbt = build_resources(Settings.from_env())["dbt"]
+    assert dbt.cli(["ls"]) == "invocation"
+    assert seen["adapter"] is None
+    assert str(seen["cli_version"]) == version("dbt-core")
