@@ -50,15 +50,17 @@ event_log_storage:
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` with an engine per database file reused across events.
 
-    Only `_connect` differs: the same lock, the same lazily initialised schema, one transaction per
-    call. `base_dir` defaults to `$DAGSTER_HOME/history/runs`, where Dagster's default storage keeps
-    its event logs, so the config needs no absolute path."""
+    `_connect` differs (the same lock, the same lazily initialised schema, one transaction per
+    call), and `has_table` remembers the tables it found. `base_dir` defaults to
+    `$DAGSTER_HOME/history/runs`, where Dagster's default storage keeps its event logs, so the
+    config needs no absolute path."""
 
     def __init__(self, base_dir: str | None = None, inst_data: dg.ConfigurableClassData | None = None):
         base_dir = base_dir or str(Path(os.environ["DAGSTER_HOME"]) / "history" / "runs")
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_pid = os.getpid()
         self._engines_lock = threading.Lock()
+        self._tables_present: set[str] = set()
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -104,6 +106,13 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        """Dagster asks before storing every asset check result and asset event tag, each time
+        through a new engine; a table it finds stays (migrations add tables, wipe() keeps them)."""
+        if table_name not in self._tables_present and super().has_table(table_name):
+            self._tables_present.add(table_name)
+        return table_name in self._tables_present
 
     def wipe(self) -> None:
         self._dispose_engines()  # the run files are deleted: no connection may keep them open

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from orchestration import instance as instance_module
 from orchestration.instance import INSTANCE_CONFIG, PooledSqliteEventLogStorage, ensure_instance_config
@@ -83,3 +84,14 @@ def test_wipe_deletes_the_run_files_it_had_open(tmp_path):
     storage.wipe()
     assert not (tmp_path / "runs" / "some_run.db").exists()
     assert (tmp_path / "runs" / "index.db").exists()
+
+
+def test_a_table_found_once_is_not_looked_up_again(tmp_path, monkeypatch):
+    storage = PooledSqliteEventLogStorage(str(tmp_path / "runs"))
+    lookups = []
+    parent_has_table = SqliteEventLogStorage.has_table
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table",
+                        lambda self, name: lookups.append(name) or parent_has_table(self, name))
+    assert all(storage.has_table("asset_check_executions") for _ in range(5))
+    assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
+    assert lookups == ["asset_check_executions", "no_such_table", "no_such_table"]
