@@ -85,3 +85,20 @@ def test_dbt_resource_skips_the_version_subprocess_and_the_in_process_adapter(mo
     assert dbt.cli(["ls"]) == "invocation"
     assert seen["adapter"] is None
     assert str(seen["cli_version"]) == version("dbt-core")
+
+
+def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path):
+    import os
+
+    from orchestration.assets.dbt import prune_dbt_invocation_dirs
+
+    folders = [tmp_path / f"warehouse_dbt_models-{i:02d}" for i in range(13)]
+    for age, folder in enumerate(folders):  # folders[0] is the newest
+        (folder / "compiled").mkdir(parents=True)
+        os.utime(folder, (2_000_000_000 - age, 2_000_000_000 - age))
+    (tmp_path / "partial_parse.msgpack").write_text("kept")
+    (tmp_path / "other_op-1234").mkdir()
+    pruned = prune_dbt_invocation_dirs(tmp_path, "warehouse_dbt_models", keep=10)
+    assert sorted(pruned) == folders[10:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f.name for f in folders[:10]] + ["partial_parse.msgpack", "other_op-1234"])

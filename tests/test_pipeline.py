@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import IN_CI, fresh_pg_database, postgres_reachable, run_dbt
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.assets.dbt import KEEP_DBT_INVOCATION_DIRS
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from orchestration.warehouse import connect
 
 pytestmark = pytest.mark.slow
@@ -64,8 +65,15 @@ def build_twice(engine: str, tmp: Path, pg_db: str | None = None) -> Built:
     base = Settings.from_env()
     settings = replace(base, landing_dir=SAMPLE, target=engine, duckdb_path=tmp / "warehouse.duckdb",
                        pg_database=pg_db or base.pg_database)
+    # old dbt invocation folders a long-running deployment would have piled up: the run prunes them
+    stale = [DBT_PROJECT_DIR / "target" / f"warehouse_dbt_models-old{i:04d}-{engine}" for i in range(KEEP_DBT_INVOCATION_DIRS + 2)]
+    for folder in stale:
+        (folder / "compiled").mkdir(parents=True, exist_ok=True)
+        os.utime(folder, (1_000_000_000, 1_000_000_000))
     first = run_warehouse(settings, tmp)
     assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-5000:]
+    assert [f for f in stale if f.exists()] == []
+    assert len(list((DBT_PROJECT_DIR / "target").glob("warehouse_dbt_models-*"))) <= KEEP_DBT_INVOCATION_DIRS
     schemas = ("raw_crm", "raw_billing", "raw_finance", "staging", "audit", "marts")
     with connect(settings, published=True) as wh:
         tables = [t for t in table_names(wh, schemas) if t != "audit.load_ledger"]

@@ -2,7 +2,9 @@
 
 
 import os
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -57,6 +59,21 @@ def dbt_failure(run_results: Mapping[str, Any]) -> dg.Failure:
                       metadata={"errors": errors, "failed_checks": failed_checks}, allow_retries=True)
 
 
+# dagster-dbt gives every dbt invocation its own folder under dbt_project/target (manifest, run
+# results, compiled SQL, dbt.log: ~6 MB at the benchmark's scale) and never removes one; a year of
+# nightly runs would leave ~2 GB. The newest are kept for debugging a recent run.
+KEEP_DBT_INVOCATION_DIRS = 10
+
+
+def prune_dbt_invocation_dirs(target_dir: Path, prefix: str, keep: int = KEEP_DBT_INVOCATION_DIRS) -> list[Path]:
+    """Delete all but the `keep` newest `<prefix>-*` invocation folders; returns the deleted ones."""
+    dirs = sorted((p for p in target_dir.glob(f"{prefix}-*") if p.is_dir()),
+                  key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in dirs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return dirs[keep:]
+
+
 def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     translator = WarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
@@ -79,8 +96,13 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # not in every production build (dbt's own advice).
         invocation = dbt.cli(["build", "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"],
                              context=context, raise_on_error=False)
-        yield from invocation.stream()
-        if not invocation.is_successful():
-            raise dbt_failure(invocation.get_artifact("run_results.json"))
+        try:
+            yield from invocation.stream()
+            if not invocation.is_successful():
+                raise dbt_failure(invocation.get_artifact("run_results.json"))
+        finally:
+            pruned = prune_dbt_invocation_dirs(invocation.target_path.parent, context.op_execution_context.op.name)
+            if pruned:
+                context.log.info(f"Removed {len(pruned)} old dbt invocation folder(s) under {invocation.target_path.parent}")
 
     return warehouse_dbt_models
