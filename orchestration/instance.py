@@ -5,8 +5,8 @@ every event it stores, and a nightly run stores ~780 of them (a planned event, a
 per asset and per check), so SQL compilation is never cached and each event pays for an engine and a
 connection. `PooledSqliteEventLogStorage` writes the very same files (the UI, the daemon and a
 default-configured instance read them as before) but keeps one engine per database file for the
-life of the process. Measured on a one-day nightly at 100,000 customers: 49.0-51.0 s against
-55.9-56.6 s with the default storage (README "Performance").
+life of the process. Measured on a one-day nightly at 100,000 customers, alternating runs:
+54.3 / 50.9 / 57.4 s against 69.4 / 59.8 / 60.1 s with the default storage (README "Performance").
 
 `ensure_instance_config` writes a `dagster.yaml` selecting it into a DAGSTER_HOME that has none;
 a DAGSTER_HOME with its own `dagster.yaml` (PostgreSQL storage in production, say) is left alone.
