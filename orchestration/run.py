@@ -161,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     log.info("parsing the dbt project (target %s)", settings.target)
     parse_dbt_project(settings)
-    if os.environ.get("DAGSTER_HOME"):  # `make dev` starts Dagster on the same instance config
-        ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
     if args.parse_only:
+        if os.environ.get("DAGSTER_HOME"):  # `make dev` starts Dagster on the instance config runs use
+            ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
         return 0
     result = run_pipeline(settings)
     print(summarize(result, settings, time.perf_counter() - started))

@@ -1,6 +1,7 @@
 """The Dagster code location: loading assets for every raw table, dbt models as assets with their
 tests as checks, Python marts downstream, one nightly job at 02:00 in the configured timezone."""
 
+import os
 import subprocess
 from importlib.metadata import version
 
@@ -88,8 +89,6 @@ def test_dbt_resource_skips_the_version_subprocess_and_the_in_process_adapter(mo
 
 
 def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path):
-    import os
-
     from orchestration.assets.dbt import prune_dbt_invocation_dirs
 
     folders = [tmp_path / f"warehouse_dbt_models-{i:02d}" for i in range(13)]

@@ -77,13 +77,17 @@ def test_engines_beyond_the_limit_are_disposed(tmp_path, monkeypatch):
     assert not storage._engines
 
 
-def test_wipe_deletes_the_run_files_it_had_open(tmp_path):
+def test_after_wipe_a_run_is_written_to_a_new_file_not_to_the_deleted_one(tmp_path):
     storage = PooledSqliteEventLogStorage(str(tmp_path / "runs"))
     with storage.run_connection("some_run"):
         pass
     storage.wipe()
     assert not (tmp_path / "runs" / "some_run.db").exists()
     assert (tmp_path / "runs" / "index.db").exists()
+    # a pooled connection kept across wipe() would still point at the deleted file
+    with storage.run_connection("some_run") as conn:
+        conn.exec_driver_sql("select count(*) from event_logs")
+    assert (tmp_path / "runs" / "some_run.db").exists()
 
 
 def test_a_table_found_once_is_not_looked_up_again(tmp_path, monkeypatch):
