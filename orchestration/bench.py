@@ -22,7 +22,6 @@ import tempfile
 import threading
 import time
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
