@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.instance import ensure_instance_config
+from orchestration.publishing import start_early_build_copy
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from orchestration.warehouse import connect
 
@@ -74,6 +75,8 @@ def parse_dbt_project(settings: Settings, project_dir: Path = DBT_PROJECT_DIR) -
 
 
 def run_pipeline(settings: Settings, quiet: bool = False) -> dg.ExecuteInProcessResult:
+    # the build copy runs in the background while the definitions are imported and the run is created
+    start_early_build_copy(settings)
     from orchestration.definitions import build_definitions
 
     defs = build_definitions(settings)
@@ -159,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     warehouse_log.propagate = False  # a library's root handler would print every line twice
     settings = Settings.from_env()
     started = time.perf_counter()
+    if not args.parse_only:
+        start_early_build_copy(settings)
     log.info("parsing the dbt project (target %s)", settings.target)
     parse_dbt_project(settings)
     if args.parse_only:
