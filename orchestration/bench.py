@@ -6,7 +6,9 @@
    run is a fresh process, as a scheduler starts it;
 3. a nightly run after one more day of files lands; 4. a no-op nightly run (nothing new);
 5. the engine's floor: the compiled SQL of every dbt model run straight on DuckDB in dependency
-   order, and the ratio dbt build / floor.
+   order, and the ratio dbt build / floor;
+6. dbt's own fixed cost for this graph: `dbt build --empty` (no rows anywhere), the least any
+   nightly dbt step can take.
 Prints a table, or JSON with --json. Figures only; no assertion on timings.
 """
 
@@ -170,6 +172,29 @@ def engine_floor(settings: Settings, work: Path) -> float:
     return elapsed
 
 
+def dbt_fixed_cost(settings: Settings, work: Path) -> dict:
+    """The dbt graph's own cost with no data to move: `dbt build --empty` (every ref and source read
+    as zero rows; every model, test and hook still compiled, run and reported) on a copy of the
+    floor's warehouse, as a fresh process. No nightly dbt step of this graph can be faster."""
+    db = work / "empty" / settings.duckdb_path.name
+    db.parent.mkdir(exist_ok=True)
+    shutil.copyfile(work / "floor" / settings.duckdb_path.name, db)
+    env = {**os.environ, **settings.dbt_env(), "WAREHOUSE_DBT_DUCKDB_PATH": str(db)}
+    dbt = [str(Path(sys.executable).parent / "dbt")]
+    common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(PROJECT_ROOT),
+              "--target-path", str(work / "empty_target"), "--quiet"]
+    # untimed: parse for this profile first (another database path is another profile for dbt's
+    # partial parsing), so the build starts from a parsed project, as a run's dbt step does
+    subprocess.run([*dbt, "parse", *common], env=env, check=True)
+    started = time.perf_counter()
+    subprocess.run([*dbt, "build", "--empty", *common, "--exclude-resource-type", "unit_test"], env=env, check=True)
+    elapsed = time.perf_counter() - started
+    target = work / "empty_target"
+    results = json.loads((target / "run_results.json").read_text())
+    return {"dbt_empty_s": round(elapsed, 2), "dbt_empty_nodes": len(results["results"]),
+            "dbt_empty_node_phase_s": round(results["elapsed_time"], 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=100_000)
@@ -217,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "where table_schema like 'raw_%' order by 1, 2").fetchall()}
     report["floor_s"] = round(engine_floor(settings, work), 2)
     report["dbt_to_floor_ratio"] = round(report["full_build"]["dbt"] / report["floor_s"], 2) if report["floor_s"] else None
+    report.update(dbt_fixed_cost(settings, work))
     if args.extra_day:
         shutil.copytree(args.extra_day, landing, dirs_exist_ok=True)
     else:
@@ -242,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
           "publish: build copy and publish)")
     print(f"engine floor (compiled SQL straight on DuckDB): {report['floor_s']:.1f} s; "
           f"dbt build / floor = {report['dbt_to_floor_ratio']}")
+    print(f"dbt on empty inputs (the graph's fixed cost: {report['dbt_empty_nodes']} nodes, no rows): "
+          f"{report['dbt_empty_s']:.1f} s, of which running nodes {report['dbt_empty_node_phase_s']:.1f} s")
     print(f"nightly one-day run / full build = {report['nightly_to_full_ratio']}")
     print("raw rows: " + ", ".join(f"{k} {v:,}" for k, v in report["raw_rows"].items()))
     return 0

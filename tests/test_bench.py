@@ -21,3 +21,4 @@ def test_bench_reports_every_figure(tmp_path):
     assert report["full_build"]["load"] > 0 and report["full_build"]["dbt"] > 0
     assert report["raw_rows"]["raw_billing.invoices"] > 0
     assert report["floor_s"] > 0 and report["dbt_to_floor_ratio"] > 0
+    assert report["dbt_empty_s"] > 0 and report["dbt_empty_nodes"] > 100  # every model, test and hook ran
