@@ -115,11 +115,9 @@ def timed_run(settings: Settings) -> dict:
 
 def run_once(phases_file: Path) -> int:
     """The child of timed_run: parse, run the nightly job, write the seconds per phase."""
-    from orchestration.publishing import start_early_build_copy
     from orchestration.run import parse_dbt_project, run_pipeline
 
     settings = Settings.from_env()
-    start_early_build_copy(settings)  # as `make run` does
     parse_dbt_project(settings)
     result = run_pipeline(settings, quiet=True)
     phases_file.write_text(json.dumps({**step_seconds(result), "success": result.success}))

@@ -19,6 +19,7 @@ import dagster as dg
 
 from orchestration.instance import ensure_instance_config
 from orchestration.publishing import start_early_build_copy
+from orchestration.run_lock import EXIT_BUSY, WarehouseBusyError, run_lock
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from orchestration.warehouse import connect
 
@@ -75,17 +76,20 @@ def parse_dbt_project(settings: Settings, project_dir: Path = DBT_PROJECT_DIR) -
 
 
 def run_pipeline(settings: Settings, quiet: bool = False) -> dg.ExecuteInProcessResult:
-    # the build copy runs in the background while the definitions are imported and the run is created
-    start_early_build_copy(settings)
-    from orchestration.definitions import build_definitions
+    """Run the nightly job in this process. Raises WarehouseBusyError, before changing anything,
+    when another run holds the warehouse's run lock (orchestration/run_lock.py)."""
+    with run_lock(settings):
+        # the build copy runs in the background while the definitions are imported and the run is created
+        start_early_build_copy(settings)
+        from orchestration.definitions import build_definitions
 
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def("nightly_warehouse")
-    if os.environ.get("DAGSTER_HOME"):
-        ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}}}
-    return job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+        defs = build_definitions(settings)
+        job = defs.resolve_job_def("nightly_warehouse")
+        if os.environ.get("DAGSTER_HOME"):
+            ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
+        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+        run_config = {"loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}}}
+        return job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
 
 
 def summarize(result: dg.ExecuteInProcessResult, settings: Settings, elapsed: float) -> str:
@@ -162,15 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     warehouse_log.propagate = False  # a library's root handler would print every line twice
     settings = Settings.from_env()
     started = time.perf_counter()
-    if not args.parse_only:
-        start_early_build_copy(settings)
     log.info("parsing the dbt project (target %s)", settings.target)
     parse_dbt_project(settings)
     if args.parse_only:
         if os.environ.get("DAGSTER_HOME"):  # `make dev` starts Dagster on the instance config runs use
             ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
         return 0
-    result = run_pipeline(settings)
+    try:
+        result = run_pipeline(settings)
+    except WarehouseBusyError as exc:
+        print(f"Warehouse build ({settings.target}) not started: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     print(summarize(result, settings, time.perf_counter() - started))
     return 0 if result.success else 1
 

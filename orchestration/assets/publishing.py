@@ -8,6 +8,7 @@ import dagster as dg
 from orchestration import build_state
 from orchestration.publishing import prepare_build, prepare_build_schema, publish_build, publish_schema_swap
 from orchestration.resources import WarehouseResource
+from orchestration.run_lock import WarehouseBusyError, acquire_run_lock, release_run_lock
 
 BUILD_COPY_KEY = dg.AssetKey(["publish", "build_copy"])
 PUBLISHED_KEY = dg.AssetKey(["publish", "published_warehouse"])
@@ -18,6 +19,10 @@ PUBLISHED_KEY = dg.AssetKey(["publish", "published_warehouse"])
                       "(PostgreSQL: the build schema marts__next).")
 def build_copy(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
+    try:  # held until the run's process ends (or the publish step below); re-entrant for `make run`
+        acquire_run_lock(settings)
+    except WarehouseBusyError as exc:  # permanent for this run: retrying now would find it taken again
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     if settings.target != "duckdb":
         schema = prepare_build_schema(settings)
         return dg.MaterializeResult(metadata={"mode": "blue/green schemas (PostgreSQL)", "build_schema": schema})
@@ -38,8 +43,10 @@ def build_published_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
                 build_state.record_published(wh, fingerprint)  # in the build file, published with it
         if settings.target != "duckdb":
             swapped = publish_schema_swap(settings, in_swap=lambda cur: build_state.record_published(cur, fingerprint))
+            release_run_lock(settings)
             return dg.MaterializeResult(metadata={"mode": "blue/green schemas (PostgreSQL)", **swapped})
         path = publish_build(settings)
+        release_run_lock(settings)
         return dg.MaterializeResult(metadata={"published_file": str(path), "bytes": path.stat().st_size})
 
     return published_warehouse
