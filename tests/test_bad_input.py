@@ -120,6 +120,16 @@ def build_landing(landing: Path) -> None:
         dict(rate_date="", currency="NOK", usd_per_unit="0.09"),           # row 2 missing_primary_key
         dict(rate_date="2024-01-16", currency="SEK", usd_per_unit="0.095"),  # row 3 good
     ], LOADED)
+    # whitespace around values: tab, no-break and em space are stripped like spaces, on every engine
+    write_landing_file(landing, "crm.leads", "2024-02-10-whitespace.csv", [
+        dict(LEAD, id="\tL90\u00a0", email="\tAnn@X.com\u2003"),   # row 1 good: key L90
+        dict(LEAD, id="\u00a0\t ", company="whitespace key"),     # row 2 missing_primary_key
+        dict(LEAD, id="L91", email="ann@x.com"),                   # row 3 good: the same email_hash as L90
+    ], LOADED)
+    write_landing_file(landing, "billing.invoices", "2024-02-10-whitespace.csv", [
+        dict(INVOICE, id="in_95", currency="\u00a0usd", subtotal="\u00a01999\t", total="1999\u3000",
+             amount_paid=" 1999\n"),                                # row 1 good: 19.99 USD
+    ], LOADED)
     # the same key twice (three times) in one file with the same _loaded_at: the first wins
     write_landing_file(landing, "crm.leads", "2024-02-11-duplicates.csv", [
         dict(LEAD, id="L20", company="first"),                 # row 1 kept
@@ -236,8 +246,8 @@ def change_landed_file(landing: Path) -> None:
 # Keys staged per stg_ view after the build: the good rows of every file above.
 STAGED = {
     "stg_crm__leads": ("lead_id", {"L1", "L2", "L3", "L_CHG", "L10", "L11", "L20", "L21", "L30", "L42",
-                                   "L71"}),
-    "stg_billing__invoices": ("invoice_id", {"in_1", "in_2", "in_32", "in_41", "in_52", "in_53", "in_72"}),
+                                   "L71", "L90", "L91"}),
+    "stg_billing__invoices": ("invoice_id", {"in_1", "in_2", "in_32", "in_41", "in_52", "in_53", "in_72", "in_95"}),
     "stg_billing__invoice_line_items": ("invoice_line_id", {"il_1", "il_2", "il_41", "il_50", "il_60", "il_61"}),
     "stg_crm__opportunities": ("opportunity_id", {"O1", "O31", "O52", "O70"}),
     "stg_crm__activities": ("activity_id", {"A1", "A71"}),
@@ -250,8 +260,8 @@ RECONCILIATION = {
     "csat_responses": (5, 3, 0, 0, 2),
     "fx_rates": (8, 3, 0, 0, 5),
     "invoice_line_items": (8, 6, 0, 0, 2),
-    "invoices": (14, 7, 0, 0, 7),
-    "leads": (21, 11, 0, 0, 10),
+    "invoices": (15, 8, 0, 0, 7),
+    "leads": (24, 13, 0, 0, 11),
     "opportunities": (9, 4, 0, 0, 5),
 }
 
@@ -449,6 +459,19 @@ def test_null_or_blank_primary_key_is_quarantined(built):
     assert_reconciled(wh, "leads", "fx_rates")
 
 
+def test_whitespace_around_values_is_stripped_the_same_way_on_every_engine(built):
+    """Tab, line feed, no-break and other Unicode spaces are whitespace like the ASCII space (each
+    engine's own trim() strips another set): the same landed value is blank, or a valid number, on
+    DuckDB and PostgreSQL alike."""
+    wh = built.wh
+    assert quarantined(wh, "crm/leads/2024-02-10-whitespace.csv") == {(2, None, "missing_primary_key")}
+    hashes = dict(wh.fetchall("select lead_id, email_hash from staging.stg_crm__leads where lead_id in ('L90', 'L91')"))
+    assert set(hashes) == {"L90", "L91"} and hashes["L90"] == hashes["L91"]
+    assert wh.fetchall("select currency, subtotal, total, amount_paid from staging.stg_billing__invoices "
+                       "where invoice_id = 'in_95'") == [("USD", Decimal("19.99"), Decimal("19.99"), Decimal("19.99"))]
+    assert_reconciled(wh, "leads", "invoices")
+
+
 def test_same_key_twice_in_one_file_first_wins_later_ones_quarantined(built):
     wh = built.wh
     assert quarantined(wh, "crm/leads/2024-02-11-duplicates.csv") == {
@@ -571,7 +594,7 @@ def test_every_quarantined_row_is_one_of_the_cases_above(built):
     """Nothing else was quarantined: no good row of any file was caught by a rule."""
     got = built.wh.fetchall("select count(*), count(distinct source_file) from audit.quarantine "
                             "where table_name <> 'contacts'")  # contacts: the test just above
-    assert got == [(sum(r[4] for r in RECONCILIATION.values()), 18)]
+    assert got == [(sum(r[4] for r in RECONCILIATION.values()), 19)]
 
 
 # ---------------------------------------------------------------------------------------- the load asset

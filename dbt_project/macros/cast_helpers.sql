@@ -93,7 +93,7 @@
 
 {#- Salted hash of a PII value, so it can still be a join key without being readable. -#}
 {% macro pii_hash(expr) -%}
-    {{ dbt.hash("'" ~ var('pii_salt') ~ "' || lower(trim(" ~ expr ~ "))") }}
+    {{ dbt.hash("'" ~ var('pii_salt') ~ "' || lower(" ~ wh_trim(expr) ~ ")") }}
 {%- endmacro %}
 
 {% macro wh_row_json(pairs) %}{{ return(adapter.dispatch('wh_row_json')(pairs)) }}{% endmacro %}

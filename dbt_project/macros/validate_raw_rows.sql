@@ -128,10 +128,10 @@ trimmed as (
     select
         _source_file,
         _row_number,
-        nullif(trim(_loaded_at), '') as _loaded_at_raw,
-        nullif(trim(_is_deleted), '') as _is_deleted_raw
+        nullif({{ wh_trim('_loaded_at') }}, '') as _loaded_at_raw,
+        nullif({{ wh_trim('_is_deleted') }}, '') as _is_deleted_raw
         {%- for name, meta in columns %},
-        nullif(trim({{ adapter.quote(name) }}), '') as {{ adapter.quote(name ~ '__raw') }}
+        nullif({{ wh_trim(adapter.quote(name)) }}, '') as {{ adapter.quote(name ~ '__raw') }}
         {%- endfor %}
     from raw_rows
 ),
@@ -268,6 +268,6 @@ from versioned
     Computed on the raw text columns, so it identifies a key before and after typing. -#}
 {% macro raw_key_expr(primary_key, suffix='') -%}
     {%- set parts = [] -%}
-    {%- for k in primary_key %}{% do parts.append("coalesce(nullif(trim(" ~ adapter.quote(k ~ suffix) ~ "), ''), '')") %}{% endfor -%}
+    {%- for k in primary_key %}{% do parts.append("coalesce(nullif(" ~ wh_trim(adapter.quote(k ~ suffix)) ~ ", ''), '')") %}{% endfor -%}
     nullif({{ parts | join(" || '|' || ") }}, '{{ "|" * (primary_key | length - 1) }}')
 {%- endmacro %}
