@@ -34,7 +34,6 @@ def _interval_amount(m, interval):
 
 # ====================================================================== catalogue
 def build_catalog(W) -> None:
-    rng = W.rng("catalog")
     T0, span = W.T0, W.T_last - W.T0
     t_cat = T0 - 30 * DAY
     t_launch = T0 + int(0.5 * span)          # Premium support launched
@@ -496,7 +495,6 @@ def _sub_attrs(W, rng, cust, start, seg, crm, cur, never, first=True):
 def build_subscriptions(W, book) -> None:
     rng = W.rng("subscriptions")
     P, B = W.info["cust"], W.info["bcust"]
-    N = P["n"]
     subs_meta = {"n": 0}
 
     def new_ids(k):
@@ -824,7 +822,7 @@ def finalize_invoices(W, book) -> None:
           amount=L["amount"][x], description=desc[x], **{k: v[x] for k, v in lbase.items()})
 
     # ---- charges: failed attempts, then success (or pending -> succeeded)
-    att_inv, att_t, att_st, att_fc, att_amt = [], [], [], [], []
+    att_inv, att_t, att_st = [], [], []
     for j in range(4):
         fj = np.flatnonzero(card & (pay_kinds | (kind == K_INCOMPLETE)) & (nf > j))
         att_inv.append(fj); att_t.append(att0[fj] + OFF[j]); att_st.append(np.full(len(fj), 0))

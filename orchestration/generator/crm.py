@@ -494,7 +494,7 @@ SEG_AMOUNT = np.array([3_000.0, 25_000.0, 180_000.0])   # typical deal size (maj
 
 def build_opportunities(W) -> None:
     rng = W.rng("opportunities")
-    T0, T_end = W.T0, W.T_end
+    T_end = W.T_end
     A, NB, U, P = W.info["acc"], W.info["nb"], W.info["users"], W.info["cust"]
     acc_of_cust = P["acc"]
     parts = []

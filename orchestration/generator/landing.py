@@ -227,7 +227,6 @@ def plan_dirty(W, P: Prepared, counts: dict, mode: str, rng, plan: DirtyPlan, or
 def _plan_dirty(W, P: Prepared, counts: dict, mode: str, rng, plan: DirtyPlan, orphan_base: int) -> None:
     t, R, nb = P.t, P.R, P.n_main
     d = t.dirty
-    n = len(R)
     alive = ~R["_del"].to_numpy()
     b = P.batch
     nbk = nb + 2
