@@ -64,9 +64,9 @@ junk_text = st.one_of(
 plain_id = st.sampled_from(["", "U1", "U2", "A1", "in_1", "sub_1", "price_1", " x ", "a,b", 'q"uote'])
 
 
-# What SQL trim() strips on DuckDB: the Unicode space separators (Zs), not tabs or newlines.
-# (PostgreSQL's trim strips U+0020 only: an engine difference on exotic input, see the report.)
-TRIM = " \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+# What the warehouse strips from every value, on every engine (macro wh_trim): Unicode White_Space.
+TRIM = ("\t\n\x0b\x0c\r \x85\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+        "\u2028\u2029\u202f\u205f\u3000")
 
 
 def blank(value: str) -> bool:
