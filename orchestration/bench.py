@@ -178,16 +178,15 @@ def dbt_fixed_cost(settings: Settings, work: Path) -> dict:
     db.parent.mkdir(exist_ok=True)
     shutil.copyfile(work / "floor" / settings.duckdb_path.name, db)
     env = {**os.environ, **settings.dbt_env(), "WAREHOUSE_DBT_DUCKDB_PATH": str(db)}
-    dbt = [str(Path(sys.executable).parent / "dbt")]
+    dbt, target = [str(Path(sys.executable).parent / "dbt")], work / "empty_target"
     common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(PROJECT_ROOT),
-              "--target-path", str(work / "empty_target"), "--quiet"]
+              "--target-path", str(target), "--quiet"]
     # untimed: parse for this profile first (another database path is another profile for dbt's
     # partial parsing), so the build starts from a parsed project, as a run's dbt step does
     subprocess.run([*dbt, "parse", *common], env=env, check=True)
     started = time.perf_counter()
     subprocess.run([*dbt, "build", "--empty", *common, "--exclude-resource-type", "unit_test"], env=env, check=True)
     elapsed = time.perf_counter() - started
-    target = work / "empty_target"
     results = json.loads((target / "run_results.json").read_text())
     return {"dbt_empty_s": round(elapsed, 2), "dbt_empty_nodes": len(results["results"]),
             "dbt_empty_node_phase_s": round(results["elapsed_time"], 2)}

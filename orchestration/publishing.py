@@ -54,6 +54,7 @@ from orchestration.settings import (
     PUBLISHED_MARTS_SCHEMA,
     Settings,
 )
+from orchestration.warehouse import pg_connect
 
 log = logging.getLogger("warehouse.publish")
 
@@ -193,16 +194,6 @@ def _identifier(name: str) -> str:
     return name
 
 
-def _pg_connect(settings: Settings):
-    import psycopg2
-
-    con = psycopg2.connect(host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
-                           password=settings.pg_password or None, dbname=settings.pg_database,
-                           connect_timeout=10, application_name="warehouse publish")
-    con.autocommit = True
-    return con
-
-
 def _schema_exists(cur, schema: str) -> bool:
     cur.execute("select exists (select 1 from pg_namespace where nspname = %s)", (schema,))
     return cur.fetchone()[0]
@@ -218,7 +209,7 @@ def _tables(cur, schema: str) -> list[str]:
 def prepare_build_schema(settings: Settings) -> str:
     """Start a PostgreSQL build: make sure the build schema exists (the previous build stays in it)."""
     schema = _identifier(settings.marts_schema)
-    con = _pg_connect(settings)
+    con = pg_connect(settings, "warehouse publish")
     try:
         with con.cursor() as cur:
             cur.execute(f"create schema if not exists {schema}")
@@ -240,7 +231,7 @@ def publish_schema_swap(settings: Settings, in_swap: Callable[[Any], None] | Non
     if build != PG_BUILD_MARTS_SCHEMA:
         raise ValueError(f"publish_schema_swap on PostgreSQL builds only, got build schema {build!r}")
     role = bi_reader_role()
-    con = _pg_connect(settings)
+    con = pg_connect(settings, "warehouse publish")
     started, attempts = time.monotonic(), 0
     try:
         while True:

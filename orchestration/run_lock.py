@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration.settings import Settings
+from orchestration.warehouse import pg_connect
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: try again later (a scheduler may retry)
 # one advisory lock key per PostgreSQL database (advisory locks are per database already)
@@ -74,12 +75,7 @@ def acquire_run_lock(settings: Settings) -> None:
         os.pwrite(fd, f"{me}\n".encode(), 0)
         _held[name] = fd
         return
-    import psycopg2
-
-    con = psycopg2.connect(host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
-                           password=settings.pg_password or None, dbname=settings.pg_database,
-                           connect_timeout=10, application_name=f"warehouse run lock ({me})"[:63])
-    con.autocommit = True
+    con = pg_connect(settings, f"warehouse run lock ({me})")
     with con.cursor() as cur:
         cur.execute("select pg_try_advisory_lock(%s)", (PG_LOCK_KEY,))
         if cur.fetchone()[0]:

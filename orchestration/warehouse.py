@@ -127,21 +127,23 @@ class DuckDBWarehouse(Warehouse):
         self.con.close()
 
 
+def pg_connect(settings: Settings, application_name: str):
+    """A psycopg2 connection to the settings' PostgreSQL database, in autocommit mode; the
+    application name tells the server's activity views (pg_stat_activity) who holds it."""
+    import psycopg2
+
+    con = psycopg2.connect(host=settings.pg_host, port=settings.pg_port, user=settings.pg_user,
+                           password=settings.pg_password or None, dbname=settings.pg_database,
+                           connect_timeout=10, application_name=application_name[:63])
+    con.autocommit = True
+    return con
+
+
 class PostgresWarehouse(Warehouse):
     engine = "postgres"
 
     def __init__(self, settings: Settings) -> None:
-        import psycopg2
-
-        self.con = psycopg2.connect(
-            host=settings.pg_host,
-            port=settings.pg_port,
-            user=settings.pg_user,
-            password=settings.pg_password or None,
-            dbname=settings.pg_database,
-            connect_timeout=10,
-        )
-        self.con.autocommit = True
+        self.con = pg_connect(settings, "warehouse")
         self._in_tx = False
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
