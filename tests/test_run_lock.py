@@ -11,7 +11,6 @@ from dataclasses import replace
 import dagster as dg
 import pytest
 
-from conftest import require_postgres
 from orchestration import run_lock
 from orchestration.assets.publishing import build_copy
 from orchestration.resources import WarehouseResource
@@ -39,10 +38,8 @@ def duckdb_settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-def postgres_settings(pg_database) -> Settings:
-    settings = replace(Settings.from_env(), target="postgres", pg_database=pg_database)
-    require_postgres(settings)
-    return settings
+def postgres_settings(pg_database) -> Settings:  # pg_database skips, or fails under CI, without a server
+    return replace(Settings.from_env(), target="postgres", pg_database=pg_database)
 
 
 @pytest.mark.parametrize("target", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
