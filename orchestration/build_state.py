@@ -18,6 +18,9 @@ from orchestration.settings import PROJECT_ROOT, Settings
 from orchestration.warehouse import Warehouse
 
 STATE_TABLE = "audit.build_state"
+# which Dagster run lineage (a run and its re-executions) made the build: written when the build
+# starts, checked before it is published (assets/publishing.py), published with it
+BUILD_RUN_TABLE = "audit.build_run"
 # everything that decides what a build computes, besides the landed data
 CODE_PATHS = ("dbt_project/models", "dbt_project/macros", "dbt_project/tests", "dbt_project/dbt_project.yml",
               "profiles.yml", "orchestration")
@@ -67,3 +70,21 @@ def record_published(executor, fingerprint: str) -> None:
     executor.execute(f"delete from {STATE_TABLE}")
     executor.execute(f"insert into {STATE_TABLE} values (%s, current_timestamp)", [fingerprint])
 
+
+
+def record_build_started(executor, lineage: str) -> None:
+    """Called by the build_copy step, in the fresh build: the run lineage it belongs to."""
+    executor.execute("create schema if not exists audit")
+    executor.execute(f"create table if not exists {BUILD_RUN_TABLE} (run_id varchar not null, started_at timestamp not null)")
+    executor.execute(f"delete from {BUILD_RUN_TABLE}")
+    executor.execute(f"insert into {BUILD_RUN_TABLE} values (%s, current_timestamp)", [lineage])
+
+
+def build_lineage(wh: Warehouse) -> str | None:
+    """The run lineage that started the build in the warehouse `wh` points at; None when none did."""
+    rows = wh.fetchall("select count(*) from information_schema.tables where table_schema = 'audit' "
+                       "and table_name = 'build_run'")
+    if not rows[0][0]:
+        return None
+    rows = wh.fetchall(f"select run_id from {BUILD_RUN_TABLE}")
+    return rows[0][0] if rows else None

@@ -22,7 +22,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     dbt_models = build_dbt_assets(project)
     analytics_assets, analytics_checks = build_analytics_assets(dbt_models)
     built = [*load_assets, dbt_models, *analytics_assets]
-    publish = build_published_asset([key for assets_def in built for key in assets_def.keys])
+    checks = {key for assets_def in [*built, *analytics_checks] for key in assets_def.check_keys}
+    publish = build_published_asset([key for assets_def in built for key in assets_def.keys], checks)
     return dg.Definitions(
         assets=[build_copy, *built, publish],
         asset_checks=analytics_checks,

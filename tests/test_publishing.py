@@ -99,6 +99,91 @@ def test_killed_run_leaves_published_intact_and_next_run_completes(published, tm
     assert probe(settings.duckdb_path) != before
 
 
+def test_publishing_alone_refuses_a_failed_runs_build(published, tmp_path, monkeypatch):
+    """The publish asset materialized on its own (a click in the UI after a failed run) must not
+    publish the build that run left behind, nor record it as up to date."""
+    import dagster as dg
+
+    from orchestration.assets.publishing import PUBLISHED_KEY
+    from orchestration.definitions import build_definitions
+
+    settings, before = published
+    # what a run whose checks failed leaves: its build file, here with a mart emptied
+    settings.duckdb_build_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(settings.duckdb_path, settings.duckdb_build_path)
+    with duckdb.connect(str(settings.duckdb_build_path)) as con:
+        con.execute("delete from marts.fct_invoice_lines")
+    for name, value in settings.environ().items():
+        monkeypatch.setenv(name, value)
+    job = build_definitions(settings).resolve_job_def("nightly_warehouse").get_subset(asset_selection={PUBLISHED_KEY})
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    failure = next(ev for ev in result.all_events if ev.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "Not published: this run does not build and check the whole warehouse" in message, message
+    assert probe(settings.duckdb_path) == before  # readers still see the last good build
+
+
+def nightly_job_from_environment():
+    """For dagster.reconstructable: the nightly job of the settings in the environment."""
+    from orchestration.definitions import build_definitions
+
+    return build_definitions().resolve_job_def("nightly_warehouse")
+
+
+def test_reexecution_from_failure_publishes_the_failed_runs_build(published, monkeypatch):
+    """Re-executing a failed run from its failure (UI: "Re-execute from failure") continues that
+    run's build and publishes it: the run-lineage check lets a re-execution through."""
+    import dagster as dg
+
+    import orchestration.assets.analytics as analytics_assets
+
+    settings, before = published
+    for name, value in settings.environ().items():
+        monkeypatch.setenv(name, value)
+    working = analytics_assets.cohort_retention
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cohort retention failed (provoked by the test)")
+
+    monkeypatch.setattr(analytics_assets, "cohort_retention", broken)
+    job = dg.reconstructable(nightly_job_from_environment)
+    with dg.instance_for_test() as instance:
+        failed = dg.execute_job(job, instance=instance, raise_on_error=False)
+        assert not failed.success
+        assert probe(settings.duckdb_path) == before
+        monkeypatch.setattr(analytics_assets, "cohort_retention", working)
+        rerun = dg.execute_job(job, instance=instance, raise_on_error=False,
+                               reexecution_options=dg.ReexecutionOptions.from_failure(failed.run_id, instance))
+        assert rerun.success
+        ran = {ev.step_key for ev in rerun.all_events if ev.event_type_value == "STEP_SUCCESS"}
+        assert "publish__published_warehouse" in ran and "warehouse_dbt_models" not in ran, ran
+    assert probe(settings.duckdb_path) != before  # the new day, built by the failed run, is published
+
+
+def test_publish_refusal_names_what_is_missing_or_whose_build_it_is():
+    import dagster as dg
+
+    from orchestration.assets.publishing import BUILD_COPY_KEY, PUBLISHED_KEY, publish_refusal
+
+    mart, check = dg.AssetKey(["marts", "kpi_revenue"]), dg.AssetCheckKey(dg.AssetKey(["marts", "kpi_revenue"]), "c")
+    whole = {"selected_assets": {mart, BUILD_COPY_KEY, PUBLISHED_KEY}, "selected_checks": {check},
+             "required_assets": {mart, BUILD_COPY_KEY, PUBLISHED_KEY}, "required_checks": {check}}
+    assert publish_refusal(lineage="run-1", build_lineage="run-1", **whole) is None
+    # a re-execution of run-1 (same root run) continues run-1's build; another run's build is refused
+    assert "started by run run-0, not by this run (run-1)" in publish_refusal(
+        lineage="run-1", build_lineage="run-0", **whole)
+    assert "started by run (none)" in publish_refusal(lineage="run-1", build_lineage=None, **whole)
+    # a subset: without the build copy, without a mart, or without one of the checks
+    for missing, name in ((BUILD_COPY_KEY, "publish/build_copy"), (mart, "marts/kpi_revenue")):
+        reason = publish_refusal(lineage="run-1", build_lineage="run-1",
+                                 **{**whole, "selected_assets": whole["selected_assets"] - {missing}})
+        assert "does not build and check the whole warehouse (1 assets and checks not selected" in reason
+        assert name in reason
+    reason = publish_refusal(lineage="run-1", build_lineage="run-1", **{**whole, "selected_checks": set()})
+    assert "marts/kpi_revenue:c" in reason
+
+
 # ----------------------------------------------------------------------------------- PostgreSQL
 # Blue/green schemas (orchestration/publishing.py): the run builds the marts into marts__next and
 # swaps it in for marts in one transaction, only when every step and error-severity check passed.
