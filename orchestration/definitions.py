@@ -30,6 +30,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=[nightly_job],
         schedules=[nightly_schedule(settings.schedule_timezone)],
         resources=build_resources(settings),
+        # runs started from the UI for some assets too: one process, steps one after another (a DuckDB
+        # file has one writer; the run lock is held by the run's process, orchestration/run_lock.py)
+        executor=dg.in_process_executor,
     )
 
 

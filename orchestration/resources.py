@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
+from orchestration.run_lock import WarehouseBusyError, acquire_run_lock
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
 from orchestration.warehouse import Warehouse, connect
 
@@ -47,6 +48,18 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def connect(self) -> Warehouse:
         return connect(self.settings())
+
+    def hold_run_lock(self) -> Settings:
+        """Called first by every step that writes: take the warehouse's run lock for this run's
+        process (re-entrant, orchestration/run_lock.py), so that a run started from the UI for a few
+        assets cannot write into the build of a run in progress. A run that finds it taken fails at
+        once, without retrying (it would find it taken again)."""
+        settings = self.settings()
+        try:
+            acquire_run_lock(settings)
+        except WarehouseBusyError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        return settings
 
     @property
     def landing_dir(self) -> Path:

@@ -88,6 +88,31 @@ def test_build_copy_step_fails_without_touching_the_warehouse_when_busy(duckdb_s
     assert not duckdb_settings.duckdb_build_path.exists()
 
 
+@pytest.mark.parametrize("step_asset", [["crm", "leads"], ["marts", "fct_mrr"], ["marts", "cohort_retention"],
+                                        ["publish", "published_warehouse"]])
+def test_a_subset_run_without_the_build_copy_is_refused_too(step_asset, duckdb_settings, monkeypatch):
+    """A run started from the UI for a few assets (no build_copy step) would otherwise write into
+    the build of the run in progress: every writing step takes the lock first."""
+    from orchestration.definitions import build_definitions
+
+    monkeypatch.setattr(os, "environ", child_env(duckdb_settings))
+    job = build_definitions(duckdb_settings).resolve_job_def("nightly_warehouse").get_subset(
+        asset_selection={dg.AssetKey(step_asset)})
+    holder = subprocess.Popen([sys.executable, "-c", HOLD], env=child_env(duckdb_settings), cwd=PROJECT_ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert len(failures) == 1, [e.step_key for e in failures]  # failed once: no retry
+    assert "another run is building this warehouse" in failures[0].event_specific_data.error.message
+    assert not duckdb_settings.duckdb_build_path.exists() and not duckdb_settings.duckdb_path.exists()
+
+
 def test_make_run_exits_busy_before_changing_anything(duckdb_settings, tmp_path):
     published = duckdb_settings.duckdb_path
     published.parent.mkdir(parents=True)

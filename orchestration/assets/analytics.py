@@ -20,7 +20,6 @@ from orchestration.analytics.clv import ClvInputs, compute_customer_clv
 from orchestration.analytics.retention import cohort_retention
 from orchestration.analytics.schemas import python_mart_types
 from orchestration.resources import WarehouseResource
-from orchestration.settings import Settings
 
 ANALYTICS_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
@@ -41,7 +40,7 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
         description="Logo and revenue retention by MRR cohort and months since acquisition (kpis.md).",
     )
     def cohort_retention_asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        marts = warehouse.settings().marts_schema
+        marts = warehouse.hold_run_lock().marts_schema
         with warehouse.connect() as wh:
             latest = pd.Timestamp(wh.fetchall("select latest_complete_month from intermediate.int_as_of")[0][0])
             mrr = wh.query_df(f"select customer_id, month, mrr_usd from {marts}.fct_mrr")
@@ -70,7 +69,7 @@ def build_analytics_assets(dbt_assets: dg.AssetsDefinition) -> tuple[list, list]
         retry_policy=ANALYTICS_RETRY,
     )
     def customer_clv_assets(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        settings = Settings.from_env()
+        settings = warehouse.hold_run_lock()
         marts = settings.marts_schema
         with warehouse.connect() as wh:
             as_of_at, latest = wh.fetchall("select as_of_at, latest_complete_month from intermediate.int_as_of")[0]

@@ -85,6 +85,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         name="warehouse_dbt_models",
     )
     def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        warehouse.hold_run_lock()
         if nothing_changed_since_last_publish(warehouse):
             # yields no materialization: the Python marts and the publish step are skipped with it
             context.log.info("No new landed file and no code change since the last published build: "

@@ -51,6 +51,7 @@ def load_metadata(result: TableLoadResult, total_rows: int) -> dict[str, int]:
 def load_landed_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Loads every selected table (each file once, through the ledger), then reports the ledger.
     Refused files fail the step after every table was loaded: the good files are in."""
+    warehouse.hold_run_lock()
     refused: list[str] = []
     selected = [key for key in CONTRACTS if key in context.selected_asset_keys]
     with warehouse.connect() as wh:

@@ -11,7 +11,7 @@ import dagster as dg
 from orchestration import build_state
 from orchestration.publishing import prepare_build, prepare_build_schema, publish_build, publish_schema_swap
 from orchestration.resources import WarehouseResource
-from orchestration.run_lock import WarehouseBusyError, acquire_run_lock, release_run_lock
+from orchestration.run_lock import release_run_lock
 
 BUILD_COPY_KEY = dg.AssetKey(["publish", "build_copy"])
 PUBLISHED_KEY = dg.AssetKey(["publish", "published_warehouse"])
@@ -26,11 +26,7 @@ def run_lineage(context: dg.AssetExecutionContext) -> str:
           description="Starts a run: a private copy of the published DuckDB warehouse to build into "
                       "(PostgreSQL: the build schema marts__next).")
 def build_copy(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    settings = warehouse.settings()
-    try:  # held until the run's process ends (or the publish step below); re-entrant for `make run`
-        acquire_run_lock(settings)
-    except WarehouseBusyError as exc:  # permanent for this run: retrying now would find it taken again
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    settings = warehouse.hold_run_lock()  # until the publish step below, or until the run's process ends
     if settings.target != "duckdb":
         schema = prepare_build_schema(settings)
         metadata = {"mode": "blue/green schemas (PostgreSQL)", "build_schema": schema}
@@ -72,7 +68,7 @@ def build_published_asset(upstream: list[dg.AssetKey], checks: set[dg.AssetCheck
               description="Ends a run: swaps the finished, fully checked build in for readers "
                           "(DuckDB: atomic file rename; PostgreSQL: schema swap in one transaction).")
     def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        settings = warehouse.settings()
+        settings = warehouse.hold_run_lock()
         job_assets = context.job_def.asset_layer  # what this run's job (or UI subset) selected
         with warehouse.connect() as wh:
             refusal = publish_refusal(
