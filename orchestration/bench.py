@@ -159,10 +159,10 @@ def engine_floor(settings: Settings, work: Path) -> float:
     floor_db.parent.mkdir(exist_ok=True)
     shutil.copyfile(settings.duckdb_path, floor_db)
     con = duckdb.connect(str(floor_db))
-    # the same DuckDB settings as the dbt profile (profiles.yml, target duckdb), so the floor is the
-    # engine doing the same work under the same limits
+    # the dbt profile's memory limit and temp directory (profiles.yml, target duckdb), so the floor is
+    # the engine doing the same work under the same limits, with every core on each statement
     con.execute("set TimeZone = 'UTC'")
-    con.execute(f"set threads = {int(os.environ.get('WAREHOUSE_DUCKDB_THREADS', '2'))}")
+    con.execute(f"set threads = {os.cpu_count()}")  # one statement at a time, on every core
     con.execute(f"set memory_limit = '{os.environ.get('WAREHOUSE_DUCKDB_MEMORY_LIMIT', '4GB')}'")
     con.execute(f"set temp_directory = '{work / 'floor' / 'tmp'}'")
     started = time.perf_counter()
