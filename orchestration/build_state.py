@@ -15,11 +15,12 @@ import hashlib
 from pathlib import Path
 
 from orchestration.settings import PROJECT_ROOT, Settings
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, connect
 
 STATE_TABLE = "audit.build_state"
-# which Dagster run lineage (a run and its re-executions) made the build: written when the build
-# starts, checked before it is published (assets/publishing.py), published with it
+# which Dagster run lineage (a run and its re-executions) started the build in progress: written
+# when the build starts, checked before it is published (assets/publishing.py); PostgreSQL only,
+# DuckDB keeps it in a file beside the build file (lineage_file)
 BUILD_RUN_TABLE = "audit.build_run"
 # everything that decides what a build computes, besides the landed data
 CODE_PATHS = ("dbt_project/models", "dbt_project/macros", "dbt_project/tests", "dbt_project/dbt_project.yml",
@@ -71,20 +72,33 @@ def record_published(executor, fingerprint: str) -> None:
     executor.execute(f"insert into {STATE_TABLE} values (%s, current_timestamp)", [fingerprint])
 
 
-
-def record_build_started(executor, lineage: str) -> None:
-    """Called by the build_copy step, in the fresh build: the run lineage it belongs to."""
-    executor.execute("create schema if not exists audit")
-    executor.execute(f"create table if not exists {BUILD_RUN_TABLE} (run_id varchar not null, started_at timestamp not null)")
-    executor.execute(f"delete from {BUILD_RUN_TABLE}")
-    executor.execute(f"insert into {BUILD_RUN_TABLE} values (%s, current_timestamp)", [lineage])
+def lineage_file(settings: Settings) -> Path:
+    return settings.duckdb_build_path.with_name(settings.duckdb_build_path.name + ".run")
 
 
-def build_lineage(wh: Warehouse) -> str | None:
-    """The run lineage that started the build in the warehouse `wh` points at; None when none did."""
-    rows = wh.fetchall("select count(*) from information_schema.tables where table_schema = 'audit' "
-                       "and table_name = 'build_run'")
-    if not rows[0][0]:
-        return None
-    rows = wh.fetchall(f"select run_id from {BUILD_RUN_TABLE}")
+def record_build_started(settings: Settings, lineage: str) -> None:
+    """Called by the build_copy step: the run lineage the fresh build belongs to. DuckDB: a file
+    beside the build file (a row written into the fresh copy would make DuckDB flush the whole
+    1.8 GB copy to disk when the connection closes, ~1 s a run with nothing new never needs).
+    PostgreSQL: table audit.build_run (the audit schema is built in place)."""
+    if settings.target == "duckdb":
+        lineage_file(settings).write_text(lineage)
+        return
+    with connect(settings) as wh:
+        wh.execute("create schema if not exists audit")
+        wh.execute(f"create table if not exists {BUILD_RUN_TABLE} (run_id varchar not null, started_at timestamp not null)")
+        wh.execute(f"delete from {BUILD_RUN_TABLE}")
+        wh.execute(f"insert into {BUILD_RUN_TABLE} values (%s, current_timestamp)", [lineage])
+
+
+def build_lineage(settings: Settings) -> str | None:
+    """The run lineage that started the current build; None when no build is in progress."""
+    if settings.target == "duckdb":
+        path = lineage_file(settings)
+        return path.read_text() if path.exists() and settings.duckdb_build_path.exists() else None
+    with connect(settings) as wh:
+        if not wh.fetchall("select count(*) from information_schema.tables where table_schema = 'audit' "
+                           "and table_name = 'build_run'")[0][0]:
+            return None
+        rows = wh.fetchall(f"select run_id from {BUILD_RUN_TABLE}")
     return rows[0][0] if rows else None

@@ -29,7 +29,7 @@ SAMPLE_ARGS = ["--customers", "500", "--start", "2024-01-01", "--months", "24", 
 COMPARED_SCHEMAS = ("staging", "intermediate", "audit", "marts")
 # load and publish times (wall clock) differ between two warehouses by design; build_state's
 # fingerprint of the landed files and code is equal, which is what lets a no-op run skip; build_run
-# names the Dagster run that built each
+# (PostgreSQL) names the Dagster run that started each build
 NOT_COMPARED = {"audit.load_ledger", "audit.build_state", "audit.build_run"}
 
 

@@ -131,14 +131,12 @@ def nightly_job_from_environment():
     return build_definitions().resolve_job_def("nightly_warehouse")
 
 
-def test_reexecution_from_failure_publishes_the_failed_runs_build(published, monkeypatch):
-    """Re-executing a failed run from its failure (UI: "Re-execute from failure") continues that
-    run's build and publishes it: the run-lineage check lets a re-execution through."""
+def fail_a_run_in_its_python_marts(settings: Settings, monkeypatch, instance):
+    """Run the nightly job with cohort retention broken; returns the failed run and the way to mend it."""
     import dagster as dg
 
     import orchestration.assets.analytics as analytics_assets
 
-    settings, before = published
     for name, value in settings.environ().items():
         monkeypatch.setenv(name, value)
     working = analytics_assets.cohort_retention
@@ -147,18 +145,56 @@ def test_reexecution_from_failure_publishes_the_failed_runs_build(published, mon
         raise RuntimeError("cohort retention failed (provoked by the test)")
 
     monkeypatch.setattr(analytics_assets, "cohort_retention", broken)
-    job = dg.reconstructable(nightly_job_from_environment)
+    failed = dg.execute_job(dg.reconstructable(nightly_job_from_environment), instance=instance, raise_on_error=False)
+    assert not failed.success
+    return failed, lambda: monkeypatch.setattr(analytics_assets, "cohort_retention", working)
+
+
+def reexecute_from_failure(failed, instance):
+    import dagster as dg
+
+    return dg.execute_job(dg.reconstructable(nightly_job_from_environment), instance=instance, raise_on_error=False,
+                          reexecution_options=dg.ReexecutionOptions.from_failure(failed.run_id, instance))
+
+
+def test_reexecution_from_failure_publishes_the_failed_runs_build(published, monkeypatch):
+    """Re-executing a failed run from its failure (UI: "Re-execute from failure") continues that
+    run's build and publishes it: the run-lineage check lets a re-execution through."""
+    import dagster as dg
+
+    settings, before = published
     with dg.instance_for_test() as instance:
-        failed = dg.execute_job(job, instance=instance, raise_on_error=False)
-        assert not failed.success
+        failed, mend = fail_a_run_in_its_python_marts(settings, monkeypatch, instance)
         assert probe(settings.duckdb_path) == before
-        monkeypatch.setattr(analytics_assets, "cohort_retention", working)
-        rerun = dg.execute_job(job, instance=instance, raise_on_error=False,
-                               reexecution_options=dg.ReexecutionOptions.from_failure(failed.run_id, instance))
+        mend()
+        rerun = reexecute_from_failure(failed, instance)
         assert rerun.success
         ran = {ev.step_key for ev in rerun.all_events if ev.event_type_value == "STEP_SUCCESS"}
         assert "publish__published_warehouse" in ran and "warehouse_dbt_models" not in ran, ran
     assert probe(settings.duckdb_path) != before  # the new day, built by the failed run, is published
+
+
+def test_reexecution_does_not_publish_a_build_another_run_started(published, monkeypatch):
+    """After a failed run, another run started a build (here: the build copy alone, from the UI);
+    re-executing the failed run must not publish that build as its own."""
+    import dagster as dg
+
+    from orchestration.assets.publishing import BUILD_COPY_KEY
+    from orchestration.definitions import build_definitions
+
+    settings, before = published
+    with dg.instance_for_test() as instance:
+        failed, mend = fail_a_run_in_its_python_marts(settings, monkeypatch, instance)
+        mend()
+        other = build_definitions(settings).resolve_job_def("nightly_warehouse").get_subset(
+            asset_selection={BUILD_COPY_KEY}).execute_in_process(instance=instance)
+        assert other.success
+        rerun = reexecute_from_failure(failed, instance)
+        assert not rerun.success
+        failure = next(ev for ev in rerun.all_events if ev.event_type_value == "STEP_FAILURE")
+        message = failure.event_specific_data.error.message
+        assert f"the build was started by run {other.run_id}, not by this run ({failed.run_id})" in message, message
+    assert probe(settings.duckdb_path) == before
 
 
 def test_publish_refusal_names_what_is_missing_or_whose_build_it_is():

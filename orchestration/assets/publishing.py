@@ -33,13 +33,7 @@ def build_copy(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     else:
         path = prepare_build(settings)
         metadata = {"build_file": str(path), "copied_bytes": path.stat().st_size if path.exists() else 0}
-    with warehouse.connect() as wh:
-        if settings.target == "duckdb":
-            # leave the row in the WAL for the load step to take in: checkpointing it into the file
-            # just copied would flush the whole copy to disk now (0.9 s for 1.8 GB), which a run
-            # with nothing new never needs
-            wh.execute("pragma disable_checkpoint_on_shutdown")
-        build_state.record_build_started(wh, run_lineage(context))
+    build_state.record_build_started(settings, run_lineage(context))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -75,15 +69,15 @@ def build_published_asset(upstream: list[dg.AssetKey], checks: set[dg.AssetCheck
     def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         settings = warehouse.hold_run_lock()
         job_assets = context.job_def.asset_layer  # what this run's job (or UI subset) selected
+        refusal = publish_refusal(
+            lineage=run_lineage(context), build_lineage=build_state.build_lineage(settings),
+            selected_assets=set(job_assets.selected_asset_keys),
+            selected_checks=set(job_assets.asset_graph.asset_check_keys),
+            required_assets=required_assets, required_checks=checks)
+        if refusal:
+            raise dg.Failure(description=f"Not published: {refusal}. The published warehouse is unchanged.",
+                             allow_retries=False)
         with warehouse.connect() as wh:
-            refusal = publish_refusal(
-                lineage=run_lineage(context), build_lineage=build_state.build_lineage(wh),
-                selected_assets=set(job_assets.selected_asset_keys),
-                selected_checks=set(job_assets.asset_graph.asset_check_keys),
-                required_assets=required_assets, required_checks=checks)
-            if refusal:
-                raise dg.Failure(description=f"Not published: {refusal}. The published warehouse is unchanged.",
-                                 allow_retries=False)
             # what this build was made from, so that a later run with nothing new can skip (build_state.py)
             fingerprint = build_state.build_fingerprint(wh, settings)
             if settings.target == "duckdb":
@@ -93,6 +87,7 @@ def build_published_asset(upstream: list[dg.AssetKey], checks: set[dg.AssetCheck
             release_run_lock(settings)
             return dg.MaterializeResult(metadata={"mode": "blue/green schemas (PostgreSQL)", **swapped})
         path = publish_build(settings)
+        build_state.lineage_file(settings).unlink(missing_ok=True)  # no build in progress any more
         release_run_lock(settings)
         return dg.MaterializeResult(metadata={"published_file": str(path), "bytes": path.stat().st_size})
 
