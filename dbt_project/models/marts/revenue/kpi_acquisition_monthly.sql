@@ -157,6 +157,10 @@ unit_economics as (
             {{ exact_ratio('acquisition_rows.marketing_spend_usd + acquisition_rows.overhead_usd', 'acquisition_rows.new_customers', 2) }}
         end as blended_cac_usd,
         {{ exact_ratio('acquisition_rows.cohort_month_mrr_usd', 'acquisition_rows.new_customers', 2) }} as new_customer_arpa_usd,
+        -- payback and LTV:CAC divide the unrounded figures: the cent-rounded ones would shift them
+        -- (7 customers, spend 1,000, MRR 10, margin 0.8: 125.00 unrounded, 124.88 from 142.86 and 1.43)
+        {{ safe_divide('acquisition_rows.marketing_spend_usd', 'acquisition_rows.new_customers') }} as cac_unrounded,
+        {{ safe_divide('acquisition_rows.cohort_month_mrr_usd', 'acquisition_rows.new_customers') }} as new_customer_arpa_unrounded,
         -- the month's gross margin as a 0-1 fraction, from the unrounded sums of kpi_revenue
         {{ safe_divide('monthly_revenue.net_revenue_usd - monthly_revenue.cogs_usd', 'monthly_revenue.net_revenue_usd') }} as gross_margin_fraction
     from (
@@ -176,7 +180,7 @@ select
     cast(cac_usd as decimal(18, 2)) as cac_usd,
     cast(blended_cac_usd as decimal(18, 2)) as blended_cac_usd,
     cast(new_customer_arpa_usd as decimal(18, 2)) as new_customer_arpa_usd,
-    cast({{ safe_divide('cac_usd', 'new_customer_arpa_usd * gross_margin_fraction') }} as decimal(18, 2)) as cac_payback_months,
+    cast({{ safe_divide('cac_unrounded', 'new_customer_arpa_unrounded * gross_margin_fraction') }} as decimal(18, 2)) as cac_payback_months,
     -- average clv_formula_usd of the month's new customers (int_customer_clv_formula) / cac
-    cast({{ safe_divide('avg_clv_formula_usd', 'cac_usd') }} as decimal(18, 4)) as ltv_to_cac_ratio
+    cast({{ safe_divide('avg_clv_formula_usd', 'cac_unrounded') }} as decimal(18, 4)) as ltv_to_cac_ratio
 from unit_economics
