@@ -208,6 +208,16 @@ def build_landing(landing: Path) -> None:
         dict(LINE, id="il_60", invoice_id="in_never_landed", amount="99999"),  # orphan
         dict(LINE, id="il_61", invoice_id="in_2", amount="500"),               # good: 5.00 USD
     ], LOADED)
+    write_landing_file(landing, "billing.charges", "2024-02-16-orphan.csv", [
+        dict(id="ch_1", customer_id="cus_1", invoice_id="in_2", amount="1999", currency="usd", status="succeeded",
+             created=JAN23),
+    ], LOADED)
+    write_landing_file(landing, "billing.refunds", "2024-02-16-orphan.csv", [
+        dict(id="re_60", charge_id="ch_never_landed", amount="7777", currency="usd", status="succeeded",
+             created=JAN23),                                                    # orphan
+        dict(id="re_61", charge_id="ch_1", amount="300", currency="usd", status="succeeded",
+             created=JAN23),                                                    # good: 3.00 USD
+    ], LOADED)
     # event timestamps more than a day after _loaded_at; exempt and within-a-day dates are kept
     write_landing_file(landing, "crm.leads", "2024-02-17-future.csv", [
         dict(LEAD, id="L70", created_at="2024-02-02T04:00:00+00:00"),  # row 1 25 h later: future_timestamp
@@ -257,12 +267,14 @@ STAGED = {
 # (landed, staged, superseded, soft_deleted, quarantined); nothing here is superseded or deleted
 RECONCILIATION = {
     "activities": (3, 2, 0, 0, 1),
+    "charges": (1, 1, 0, 0, 0),
     "csat_responses": (5, 3, 0, 0, 2),
     "fx_rates": (8, 3, 0, 0, 5),
     "invoice_line_items": (8, 6, 0, 0, 2),
     "invoices": (15, 8, 0, 0, 7),
     "leads": (24, 13, 0, 0, 11),
     "opportunities": (9, 4, 0, 0, 5),
+    "refunds": (2, 2, 0, 0, 0),
 }
 
 
@@ -541,7 +553,7 @@ def test_currency_without_fx_rate_on_or_before_the_date_is_quarantined(built):
     assert_reconciled(wh, "invoices", "opportunities", "invoice_line_items")
 
 
-def test_orphan_invoice_line_is_kept_flagged_and_left_out_of_kpis(built):
+def test_orphan_invoice_line_and_refund_are_kept_flagged_and_left_out_of_kpis(built):
     wh = built.wh
     assert quarantined(wh, "billing/invoice_line_items/2024-02-16-orphan.csv") == set()
     assert wh.fetchall("select invoice_line_id, is_orphan, amount, amount_usd, mrr_usd from "
@@ -553,11 +565,18 @@ def test_orphan_invoice_line_is_kept_flagged_and_left_out_of_kpis(built):
     # January revenue = the good paid lines only (the orphan's 999.99 is not in it)
     assert wh.fetchall(f"select gross_revenue_usd from {built.marts}.kpi_revenue where period_type = 'month' "
                        "and period_start = %s", [dt.date(2024, 1, 1)]) == [(Decimal("30.49"),)]
-    # the warn-level check counts the orphan lines (il_60, and il_50 of the quarantined invoice)
-    warn = [r for r in built.run_results["results"] if "warn_orphan_invoice_lines" in r["unique_id"]]
-    assert [(r["status"], r["failures"]) for r in warn] == [("warn", 2)]
+    # a refund whose charge never landed: kept and flagged; January's refunds are the good one only
+    assert wh.fetchall("select refund_id, is_orphan, customer_id, amount_usd from intermediate.int_refunds "
+                       "order by refund_id") == [("re_60", True, None, Decimal("77.77")),
+                                                 ("re_61", False, "cus_1", Decimal("3.00"))]
+    assert wh.fetchall(f"select refunds_usd, net_revenue_usd from {built.marts}.kpi_revenue "
+                       "where period_type = 'month' and period_start = %s", [dt.date(2024, 1, 1)]) == [
+        (Decimal("3.00"), Decimal("27.49"))]
+    # the warn-level check counts the orphans (il_60, il_50 of the quarantined invoice, re_60)
+    warn = [r for r in built.run_results["results"] if "warn_orphan_billing_records" in r["unique_id"]]
+    assert [(r["status"], r["failures"]) for r in warn] == [("warn", 3)]
     assert_good_rows_staged(wh, "stg_billing__invoice_line_items")
-    assert_reconciled(wh, "invoice_line_items")
+    assert_reconciled(wh, "invoice_line_items", "charges", "refunds")
 
 
 def test_event_timestamp_more_than_a_day_after_loaded_at_is_quarantined_exempt_dates_are_not(built):

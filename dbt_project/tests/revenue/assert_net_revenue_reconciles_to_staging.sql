@@ -1,7 +1,8 @@
 -- Invariant 2b (kpis.md): Σ net_revenue_usd over the month rows of kpi_revenue = Σ paid line
 -- amounts in USD − Σ succeeded refunds in USD, computed straight from staging (each amount
 -- converted at its own date and rounded to the cent, like the marts). Staging is limited to the
--- marts' range (first invoice month .. current month), as the contract bounds the periods.
+-- marts' range (first invoice month .. current month), as the contract bounds the periods. Lines
+-- and refunds whose invoice or charge is not staged wait for it (raw_sources.md: orphans).
 -- Reads several models: Dagster shows it as an asset check of kpi_revenue (meta dagster.ref).
 {{ config(meta={'dagster': {'ref': {'name': 'kpi_revenue'}}}) }}
 with
@@ -36,6 +37,8 @@ paid_lines as (
 succeeded_refunds as (
     select sum({{ to_usd('refunds.amount', 'fx') }}) as amount_usd
     from {{ ref('stg_billing__refunds') }} as refunds
+    inner join {{ ref('stg_billing__charges') }} as charges
+        on refunds.charge_id = charges.charge_id
     {{ fx_join('fx', 'refunds.currency', 'refunds.created_at') }}
     cross join report_range
     where refunds.status = 'succeeded'

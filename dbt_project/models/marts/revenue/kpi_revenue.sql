@@ -60,6 +60,7 @@ refunds_by_month as (
         sum(amount_usd) as refunds_usd
     from refunds
     where status = 'succeeded'
+        and not is_orphan  -- counts once its charge lands
     group by 1
 ),
 
