@@ -207,6 +207,7 @@ def build_landing(landing: Path) -> None:
     write_landing_file(landing, "billing.invoice_line_items", "2024-02-16-orphan.csv", [
         dict(LINE, id="il_60", invoice_id="in_never_landed", amount="99999"),  # orphan
         dict(LINE, id="il_61", invoice_id="in_2", amount="500"),               # good: 5.00 USD
+        dict(LINE, id="il_62", invoice_id="in_2", price_id="price_never_landed", amount="700"),  # orphan: price
     ], LOADED)
     write_landing_file(landing, "billing.charges", "2024-02-16-orphan.csv", [
         dict(id="ch_1", customer_id="cus_1", invoice_id="in_2", amount="1999", currency="usd", status="succeeded",
@@ -258,7 +259,8 @@ STAGED = {
     "stg_crm__leads": ("lead_id", {"L1", "L2", "L3", "L_CHG", "L10", "L11", "L20", "L21", "L30", "L42",
                                    "L71", "L90", "L91"}),
     "stg_billing__invoices": ("invoice_id", {"in_1", "in_2", "in_32", "in_41", "in_52", "in_53", "in_72", "in_95"}),
-    "stg_billing__invoice_line_items": ("invoice_line_id", {"il_1", "il_2", "il_41", "il_50", "il_60", "il_61"}),
+    "stg_billing__invoice_line_items": ("invoice_line_id", {"il_1", "il_2", "il_41", "il_50", "il_60", "il_61",
+                                                                     "il_62"}),
     "stg_crm__opportunities": ("opportunity_id", {"O1", "O31", "O52", "O70"}),
     "stg_crm__activities": ("activity_id", {"A1", "A71"}),
     "stg_crm__csat_responses": ("csat_response_id", {"S1", "S2", "S42"}),
@@ -270,7 +272,7 @@ RECONCILIATION = {
     "charges": (1, 1, 0, 0, 0),
     "csat_responses": (5, 3, 0, 0, 2),
     "fx_rates": (8, 3, 0, 0, 5),
-    "invoice_line_items": (8, 6, 0, 0, 2),
+    "invoice_line_items": (9, 7, 0, 0, 2),
     "invoices": (15, 8, 0, 0, 7),
     "leads": (24, 13, 0, 0, 11),
     "opportunities": (9, 4, 0, 0, 5),
@@ -562,7 +564,10 @@ def test_orphan_invoice_line_and_refund_are_kept_flagged_and_left_out_of_kpis(bu
     facts = dict(wh.fetchall(f"select invoice_line_id, amount_usd from {built.marts}.fct_invoice_lines"))
     assert facts == {"il_1": Decimal("11.00"), "il_2": Decimal("19.99"), "il_41": Decimal("-5.50"),
                      "il_61": Decimal("5.00")}
-    # January revenue = the good paid lines only (the orphan's 999.99 is not in it)
+    # a line whose price never landed: kept and flagged, not a fact, no MRR until the price lands
+    assert wh.fetchall("select is_orphan, amount_usd, mrr_usd from intermediate.int_invoice_lines "
+                       "where invoice_line_id = 'il_62'") == [(True, Decimal("7.00"), Decimal("0.00"))]
+    # January revenue = the good paid lines only (the orphans' 999.99 and 7.00 are not in it)
     assert wh.fetchall(f"select gross_revenue_usd from {built.marts}.kpi_revenue where period_type = 'month' "
                        "and period_start = %s", [dt.date(2024, 1, 1)]) == [(Decimal("30.49"),)]
     # a refund whose charge never landed: kept and flagged; January's refunds are the good one only
@@ -572,9 +577,9 @@ def test_orphan_invoice_line_and_refund_are_kept_flagged_and_left_out_of_kpis(bu
     assert wh.fetchall(f"select refunds_usd, net_revenue_usd from {built.marts}.kpi_revenue "
                        "where period_type = 'month' and period_start = %s", [dt.date(2024, 1, 1)]) == [
         (Decimal("3.00"), Decimal("27.49"))]
-    # the warn-level check counts the orphans (il_60, il_50 of the quarantined invoice, re_60)
+    # the warn-level check counts the orphans (il_60, il_50 of the quarantined invoice, il_62, re_60)
     warn = [r for r in built.run_results["results"] if "warn_orphan_billing_records" in r["unique_id"]]
-    assert [(r["status"], r["failures"]) for r in warn] == [("warn", 3)]
+    assert [(r["status"], r["failures"]) for r in warn] == [("warn", 4)]
     assert_good_rows_staged(wh, "stg_billing__invoice_line_items")
     assert_reconciled(wh, "invoice_line_items", "charges", "refunds")
 

@@ -2,7 +2,7 @@
 -- amounts in USD − Σ succeeded refunds in USD, computed straight from staging (each amount
 -- converted at its own date and rounded to the cent, like the marts). Staging is limited to the
 -- marts' range (first invoice month .. current month), as the contract bounds the periods. Lines
--- and refunds whose invoice or charge is not staged wait for it (raw_sources.md: orphans).
+-- whose invoice or price and refunds whose charge is not staged wait for it (raw_sources.md: orphans).
 -- Reads several models: Dagster shows it as an asset check of kpi_revenue (meta dagster.ref).
 {{ config(meta={'dagster': {'ref': {'name': 'kpi_revenue'}}}) }}
 with
@@ -27,9 +27,12 @@ paid_lines as (
     from {{ ref('stg_billing__invoice_line_items') }} as line_items
     inner join invoices
         on line_items.invoice_id = invoices.invoice_id
+    left join {{ ref('stg_billing__prices') }} as prices
+        on line_items.price_id = prices.price_id
     {{ fx_join('fx', 'invoices.currency', 'invoices.created_at') }}
     cross join report_range
     where invoices.status = 'paid'
+        and (line_items.price_id is null or prices.price_id is not null)
         and cast(invoices.created_at as date) >= report_range.first_month
         and cast(invoices.created_at as date) < report_range.end_month_exclusive
 ),

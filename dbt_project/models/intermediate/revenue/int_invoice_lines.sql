@@ -1,6 +1,7 @@
 -- Every staged invoice line with its invoice, price and USD amounts. A line whose invoice is not
--- in staging (never landed, or quarantined: lines follow their invoice) is kept with
--- is_orphan = true and counts in no KPI until its invoice lands (raw_sources.md, bad input).
+-- in staging (never landed, or quarantined: lines follow their invoice), or whose price_id names a
+-- price that is not, is kept with is_orphan = true and counts in no KPI until that parent lands
+-- (raw_sources.md, bad input): without its price a line would silently give no MRR.
 -- Incremental: a nightly run recomputes the lines whose row, invoice, price or FX rate changed
 -- (macros/incremental_facts.sql).
 {{ config(
@@ -31,7 +32,7 @@ lines_with_invoice as (
     select
         line_items.invoice_line_id,
         line_items.invoice_id,
-        invoices.invoice_id is null as is_orphan,
+        invoices.invoice_id is null as is_invoice_missing,
         invoices.customer_id,
         -- a line without its own subscription belongs to its invoice's subscription
         coalesce(line_items.subscription_id, invoices.subscription_id) as subscription_id,
@@ -59,6 +60,8 @@ lines_with_invoice as (
 converted as (
     select
         lines_with_invoice.*,
+        lines_with_invoice.is_invoice_missing
+            or (lines_with_invoice.price_id is not null and prices.price_id is null) as is_orphan,
         -- USD at the rate of the invoice date (kpis.md); to_usd rounds each line to the cent
         {{ to_usd('lines_with_invoice.amount', 'fx') }} as amount_usd,
         {{ to_usd('lines_with_invoice.discount_amount', 'fx') }} as discount_usd,

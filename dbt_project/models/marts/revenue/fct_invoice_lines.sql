@@ -1,5 +1,5 @@
 -- One row per invoice line of an invoice in status paid, open or uncollectible (kpis.md).
--- Orphan lines (invoice not staged) and lines of draft/void invoices are left out.
+-- Orphan lines (invoice or price not staged) and lines of draft/void invoices are left out.
 -- Incremental, on the same changed keys as int_invoice_lines (macros/incremental_facts.sql):
 -- a line that became an orphan, void or deleted leaves through the pre_hook.
 {{ config(
