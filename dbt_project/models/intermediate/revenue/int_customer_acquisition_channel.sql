@@ -2,6 +2,8 @@
 -- CRM lead that converted into its account (earliest converted_at); else that of the account's
 -- earliest won new_business opportunity (by close_date, then created_at); else 'unknown'.
 -- A customer whose crm_account_id matches no CRM account gets crm_account_id NULL and 'unknown'.
+-- Orphan leads and opportunities (int_sales__orphans: a parent not staged yet) pick no channel
+-- until their parent lands, as they count in no other KPI (raw_sources.md, bad input).
 with
 
 customers as (
@@ -13,11 +15,11 @@ accounts as (
 ),
 
 leads as (
-    select * from {{ ref('stg_crm__leads') }}
+    {{ sales_records_without_orphans('leads', 'lead_id') }}
 ),
 
 opportunities as (
-    select * from {{ ref('stg_crm__opportunities') }}
+    {{ sales_records_without_orphans('opportunities', 'opportunity_id') }}
 ),
 
 converted_leads_ranked as (
