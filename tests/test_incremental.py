@@ -9,10 +9,12 @@ changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -261,3 +263,81 @@ def test_late_and_deleted_parents_move_orphans_like_a_full_build(tmp_path):
             ("L2", "2024-01-12 10:00:00")]
     with connect(scratch) as wh:
         assert_identical(after_nightly, snapshot(wh, list(ORPHAN_MODELS)))
+
+
+# A price and a charge that land a day late un-orphan the invoice line and the refund that point to
+# them: the nightly path recomputes the line (a changed price re-selects its lines) and the refund,
+# and the billing facts and revenue come out as a from-scratch build of both nights.
+JAN10 = "1704880800"  # 2024-01-10 10:00:00 UTC
+BILLING_ORPHAN_MODELS = ("intermediate.int_invoice_lines", "intermediate.int_refunds",
+                         "marts.fct_invoice_lines", "marts.kpi_revenue")
+
+
+def land_billing_night_1(landing: Path) -> None:
+    from landing_builder import empty_landing, write_landing_file
+
+    empty_landing(landing)
+    write_landing_file(landing, "billing.customers", "2024-02-01.csv", [
+        dict(id="cus_1", created=JAN10, currency="usd")], NIGHT_1)
+    write_landing_file(landing, "billing.invoices", "2024-02-01.csv", [
+        dict(id="in_1", customer_id="cus_1", status="paid", currency="usd", subtotal="5000", tax="0",
+             total="5000", amount_paid="5000", amount_due="0", created=JAN10, paid_at=JAN10)], NIGHT_1)
+    write_landing_file(landing, "billing.invoice_line_items", "2024-02-01.csv", [
+        dict(id="il_1", invoice_id="in_1", price_id="price_late", type="subscription", quantity="1",
+             amount="5000", discount_amount="0", proration="false", period_start=JAN10,
+             period_end=str(int(JAN10) + 30 * 86400))], NIGHT_1)
+    write_landing_file(landing, "billing.refunds", "2024-02-01.csv", [
+        dict(id="re_1", charge_id="ch_late", amount="1000", currency="usd", status="succeeded",
+             created=JAN10)], NIGHT_1)
+
+
+def land_billing_night_2(landing: Path) -> None:
+    from landing_builder import write_landing_file
+
+    write_landing_file(landing, "billing.prices", "2024-02-02.csv", [
+        dict(id="price_late", product_id="prod_1", unit_amount="5000", currency="usd", type="recurring",
+             recurring_interval="month", recurring_interval_count="1", active="true")], NIGHT_2)
+    write_landing_file(landing, "billing.charges", "2024-02-02.csv", [
+        dict(id="ch_late", customer_id="cus_1", invoice_id="in_1", amount="5000", currency="usd",
+             status="succeeded", created=JAN10)], NIGHT_2)
+
+
+def build_billing_dbt(settings: Settings, landing: Path, tmp: Path) -> None:
+    from conftest import run_dbt
+    from landing_builder import CONTRACTS
+    from orchestration.loading.loader import load_all
+
+    with connect(settings) as wh:
+        load_all(wh, landing, dict(CONTRACTS))
+    run_dbt(settings, ["build", "--select", "+fct_invoice_lines", "+kpi_revenue"], tmp)
+
+
+def test_late_price_and_charge_move_billing_orphans_like_a_full_build(tmp_path):
+    from conftest import base_settings
+
+    nightly_landing, scratch_landing = tmp_path / "nightly_landing", tmp_path / "scratch_landing"
+    nightly = base_settings(tmp_path / "nightly", nightly_landing)
+    land_billing_night_1(nightly_landing)
+    build_billing_dbt(nightly, nightly_landing, tmp_path / "nightly")
+    with connect(nightly) as wh:
+        assert wh.fetchall("select is_orphan, mrr_usd from intermediate.int_invoice_lines") == [(True, Decimal("0.00"))]
+        assert wh.fetchall("select is_orphan from intermediate.int_refunds") == [(True,)]
+        assert wh.fetchall("select count(*) from marts.fct_invoice_lines") == [(0,)]
+    land_billing_night_2(nightly_landing)
+    build_billing_dbt(nightly, nightly_landing, tmp_path / "nightly")
+
+    scratch = base_settings(tmp_path / "scratch", scratch_landing)
+    land_billing_night_1(scratch_landing)
+    land_billing_night_2(scratch_landing)
+    build_billing_dbt(scratch, scratch_landing, tmp_path / "scratch")
+
+    with connect(nightly) as wh:
+        after_nightly = snapshot(wh, list(BILLING_ORPHAN_MODELS))
+        assert wh.fetchall("select is_orphan, mrr_usd from intermediate.int_invoice_lines") == [(False, Decimal("50.00"))]
+        assert wh.fetchall("select invoice_line_id, amount_usd from marts.fct_invoice_lines") == [
+            ("il_1", Decimal("50.00"))]
+        assert wh.fetchall("select gross_revenue_usd, refunds_usd from marts.kpi_revenue "
+                           "where period_type = 'month' and period_start = %s", [dt.date(2024, 1, 1)]) == [
+            (Decimal("50.00"), Decimal("10.00"))]
+    with connect(scratch) as wh:
+        assert_identical(after_nightly, snapshot(wh, list(BILLING_ORPHAN_MODELS)))
