@@ -225,14 +225,15 @@ def land_night_2(landing: Path) -> None:
         dict(ACCOUNT, id="A1", _is_deleted="true")], NIGHT_2)  # L1 converted into it: L1 now waits
 
 
-def build_dbt(settings: Settings, landing: Path, tmp: Path) -> None:
+def build_dbt(settings: Settings, landing: Path, tmp: Path,
+              select: tuple[str, ...] = ("+fct_leads", "+fct_activities")) -> None:
     from conftest import run_dbt
     from landing_builder import CONTRACTS
     from orchestration.loading.loader import load_all
 
     with connect(settings) as wh:
         load_all(wh, landing, dict(CONTRACTS))
-    run_dbt(settings, ["build", "--select", "+fct_leads", "+fct_activities"], tmp)
+    run_dbt(settings, ["build", "--select", *select], tmp)
 
 
 def test_late_and_deleted_parents_move_orphans_like_a_full_build(tmp_path):
@@ -271,6 +272,7 @@ def test_late_and_deleted_parents_move_orphans_like_a_full_build(tmp_path):
 JAN10 = "1704880800"  # 2024-01-10 10:00:00 UTC
 BILLING_ORPHAN_MODELS = ("intermediate.int_invoice_lines", "intermediate.int_refunds",
                          "marts.fct_invoice_lines", "marts.kpi_revenue")
+BILLING_SELECT = ("+fct_invoice_lines", "+kpi_revenue")
 
 
 def land_billing_night_1(landing: Path) -> None:
@@ -302,34 +304,24 @@ def land_billing_night_2(landing: Path) -> None:
              status="succeeded", created=JAN10)], NIGHT_2)
 
 
-def build_billing_dbt(settings: Settings, landing: Path, tmp: Path) -> None:
-    from conftest import run_dbt
-    from landing_builder import CONTRACTS
-    from orchestration.loading.loader import load_all
-
-    with connect(settings) as wh:
-        load_all(wh, landing, dict(CONTRACTS))
-    run_dbt(settings, ["build", "--select", "+fct_invoice_lines", "+kpi_revenue"], tmp)
-
-
 def test_late_price_and_charge_move_billing_orphans_like_a_full_build(tmp_path):
     from conftest import base_settings
 
     nightly_landing, scratch_landing = tmp_path / "nightly_landing", tmp_path / "scratch_landing"
     nightly = base_settings(tmp_path / "nightly", nightly_landing)
     land_billing_night_1(nightly_landing)
-    build_billing_dbt(nightly, nightly_landing, tmp_path / "nightly")
+    build_dbt(nightly, nightly_landing, tmp_path / "nightly", BILLING_SELECT)
     with connect(nightly) as wh:
         assert wh.fetchall("select is_orphan, mrr_usd from intermediate.int_invoice_lines") == [(True, Decimal("0.00"))]
         assert wh.fetchall("select is_orphan from intermediate.int_refunds") == [(True,)]
         assert wh.fetchall("select count(*) from marts.fct_invoice_lines") == [(0,)]
     land_billing_night_2(nightly_landing)
-    build_billing_dbt(nightly, nightly_landing, tmp_path / "nightly")
+    build_dbt(nightly, nightly_landing, tmp_path / "nightly", BILLING_SELECT)
 
     scratch = base_settings(tmp_path / "scratch", scratch_landing)
     land_billing_night_1(scratch_landing)
     land_billing_night_2(scratch_landing)
-    build_billing_dbt(scratch, scratch_landing, tmp_path / "scratch")
+    build_dbt(scratch, scratch_landing, tmp_path / "scratch", BILLING_SELECT)
 
     with connect(nightly) as wh:
         after_nightly = snapshot(wh, list(BILLING_ORPHAN_MODELS))
